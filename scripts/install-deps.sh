@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Constella needs to build, test, fuzz and
+# benchmark. Idempotent: only missing packages are installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  libsodium-dev android-libboringssl-dev libb2-dev libcjson-dev libev-dev
+  libcurl4-gnutls-dev libmicrohttpd-dev libmnl-dev
+  wireguard-go wireguard-tools iproute2 iptables nftables iputils-ping iperf3
+  procps psmisc bc python3 curl ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
