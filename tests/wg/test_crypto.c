@@ -1,0 +1,193 @@
+/* Known-answer tests for the primitives, from the RFCs. */
+#include <errno.h>
+#include <openssl/aead.h>
+#include <sodium.h>
+
+#include "crypto.h"
+#include "test.h"
+
+static void test_blake2s_rfc7693_abc(void)
+{
+	uint8_t out[32], want[32];
+	test_unhex("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982", want, 32);
+	wg_hash(out, "abc", 3);
+	CHECK_MEM(out, want, 32);
+}
+
+static void test_blake2s_parts_equal_whole(void)
+{
+	uint8_t a[32], b[32];
+	wg_hash3(a, "ab", 2, "c", 1, NULL, 0);
+	wg_hash(b, "abc", 3);
+	CHECK_MEM(a, b, 32);
+}
+
+static void test_hmac_blake2s_matches_definition(void)
+{
+	/* HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)) for a short key. */
+	uint8_t key[32], out[32], inner[32], want[32], pad[64];
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)i;
+	wg_hmac(out, key, 32, "message", 7);
+	memset(pad, 0x36, 64);
+	for (int i = 0; i < 32; i++)
+		pad[i] ^= key[i];
+	wg_hash3(inner, pad, 64, "message", 7, NULL, 0);
+	memset(pad, 0x5c, 64);
+	for (int i = 0; i < 32; i++)
+		pad[i] ^= key[i];
+	wg_hash3(want, pad, 64, inner, 32, NULL, 0);
+	CHECK_MEM(out, want, 32);
+}
+
+static void test_kdf_chain_follows_whitepaper(void)
+{
+	uint8_t key[32] = { 1 }, t0[32], t1[32], t2[32], t3[32], o1[32], o2[32], o3[32];
+	uint8_t buf[33];
+	wg_kdf(o1, o2, o3, key, "in", 2);
+	wg_hmac(t0, key, 32, "in", 2);
+	buf[0] = 1;
+	wg_hmac(t1, t0, 32, buf, 1);
+	memcpy(buf, t1, 32);
+	buf[32] = 2;
+	wg_hmac(t2, t0, 32, buf, 33);
+	memcpy(buf, t2, 32);
+	buf[32] = 3;
+	wg_hmac(t3, t0, 32, buf, 33);
+	CHECK_MEM(o1, t1, 32);
+	CHECK_MEM(o2, t2, 32);
+	CHECK_MEM(o3, t3, 32);
+}
+
+static const char *rfc8439_plain = "Ladies and Gentlemen of the class of '99: If I could offer "
+				   "you only one tip for the future, sunscreen would be it.";
+static const char *rfc8439_cipher =
+	"d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69"
+	"da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad67594"
+	"5585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116"
+	"1ae10b594f09e26a7e902ecbd0600691";
+
+static void test_aead_rfc8439_2_8_2_libsodium_and_boringssl(void)
+{
+	uint8_t key[32], nonce[12], ad[12], want[200], got[200];
+	size_t len = strlen(rfc8439_plain), outlen = 0;
+	unsigned long long clen = 0;
+	EVP_AEAD_CTX ctx;
+
+	test_unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f", key, 32);
+	test_unhex("070000004041424344454647", nonce, 12);
+	test_unhex("50515253c0c1c2c3c4c5c6c7", ad, 12);
+	CHECK_EQ_INT(test_unhex(rfc8439_cipher, want, sizeof(want)), (int)len + 16);
+	crypto_aead_chacha20poly1305_ietf_encrypt(got, &clen, (const uint8_t *)rfc8439_plain, len,
+						  ad, 12, NULL, nonce, key);
+	CHECK_EQ_INT(clen, len + 16);
+	CHECK_MEM(got, want, len + 16);
+	/* The data path's AEAD must produce the same bytes. */
+	CHECK(EVP_AEAD_CTX_init(&ctx, EVP_aead_chacha20_poly1305(), key, 32, 16, NULL) == 1);
+	memset(got, 0, sizeof(got));
+	CHECK(EVP_AEAD_CTX_seal(&ctx, got, &outlen, sizeof(got), nonce, 12,
+				(const uint8_t *)rfc8439_plain, len, ad, 12) == 1);
+	CHECK_EQ_INT(outlen, len + 16);
+	CHECK_MEM(got, want, len + 16);
+	EVP_AEAD_CTX_cleanup(&ctx);
+}
+
+static void test_aead_wireguard_nonce_is_zero_prefix_le_counter(void)
+{
+	uint8_t key[32] = { 7 }, nonce[12] = { 0 }, a[64], b[64];
+	uint64_t counter = 0x0102030405060708ULL;
+	wg_aead_seal(a, (const uint8_t *)"hello", 5, NULL, 0, counter, key);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+	crypto_aead_chacha20poly1305_ietf_encrypt(b, NULL, (const uint8_t *)"hello", 5, NULL, 0,
+						  NULL, nonce, key);
+	CHECK_MEM(a, b, 21);
+	CHECK_EQ_INT(wg_aead_open(b, a, 21, NULL, 0, counter, key), 0);
+	CHECK_MEM(b, "hello", 5);
+	a[0] ^= 1;
+	CHECK_EQ_INT(wg_aead_open(b, a, 21, NULL, 0, counter, key), -EBADMSG);
+}
+
+static void test_xaead_round_trip_and_tamper(void)
+{
+	uint8_t key[32] = { 9 }, nonce[24] = { 3 }, c[32], p[16];
+	wg_xaead_seal(c, (const uint8_t *)"0123456789abcdef", 16, (const uint8_t *)"ad", 2, nonce, key);
+	CHECK_EQ_INT(wg_xaead_open(p, c, 32, (const uint8_t *)"ad", 2, nonce, key), 0);
+	CHECK_MEM(p, "0123456789abcdef", 16);
+	CHECK_EQ_INT(wg_xaead_open(p, c, 32, (const uint8_t *)"aD", 2, nonce, key), -EBADMSG);
+}
+
+static void test_x25519_rfc7748_5_2(void)
+{
+	static const char *v[2][3] = {
+		{ "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+		  "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+		  "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552" },
+		{ "4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+		  "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+		  "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957" },
+	};
+	for (int i = 0; i < 2; i++) {
+		uint8_t k[32], u[32], want[32], out[32];
+		test_unhex(v[i][0], k, 32);
+		test_unhex(v[i][1], u, 32);
+		test_unhex(v[i][2], want, 32);
+		CHECK_EQ_INT(wg_dh(out, k, u), 0);
+		CHECK_MEM(out, want, 32);
+	}
+}
+
+static void test_x25519_rfc7748_6_1_alice_bob(void)
+{
+	uint8_t a[32], b[32], apub[32], bpub[32], want_a[32], want_b[32], want_k[32], k1[32], k2[32];
+	test_unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", a, 32);
+	test_unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb", b, 32);
+	test_unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", want_a, 32);
+	test_unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", want_b, 32);
+	test_unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742", want_k, 32);
+	CHECK_EQ_INT(wg_key_public_from_private(apub, a), 0);
+	CHECK_EQ_INT(wg_key_public_from_private(bpub, b), 0);
+	CHECK_MEM(apub, want_a, 32);
+	CHECK_MEM(bpub, want_b, 32);
+	CHECK_EQ_INT(wg_dh(k1, a, bpub), 0);
+	CHECK_EQ_INT(wg_dh(k2, b, apub), 0);
+	CHECK_MEM(k1, want_k, 32);
+	CHECK_MEM(k2, want_k, 32);
+}
+
+static void test_x25519_rejects_all_zero_result(void)
+{
+	uint8_t priv[32], zero[32] = { 0 }, out[32];
+	wg_key_generate_private(priv);
+	CHECK_EQ_INT(wg_dh(out, priv, zero), -EINVAL);
+	CHECK(wg_key_is_zero(out));
+}
+
+static void test_tai64n_whitens_nanoseconds(void)
+{
+	uint8_t a[12], b[12], want[12];
+	/* 1 s + 0x1234567 ns → label 0x400000000000000b, nsec 0x01000000 */
+	wg_tai64n(a, 1000000000ULL + 0x1234567ULL);
+	test_unhex("400000000000000b01000000", want, 12);
+	CHECK_MEM(a, want, 12);
+	wg_tai64n(b, 1000000000ULL + 0x1000000ULL);
+	CHECK_MEM(a, b, 12);
+}
+
+int main(void)
+{
+	if (wg_crypto_init() < 0)
+		return 2;
+	RUN_TEST(test_blake2s_rfc7693_abc);
+	RUN_TEST(test_blake2s_parts_equal_whole);
+	RUN_TEST(test_hmac_blake2s_matches_definition);
+	RUN_TEST(test_kdf_chain_follows_whitepaper);
+	RUN_TEST(test_aead_rfc8439_2_8_2_libsodium_and_boringssl);
+	RUN_TEST(test_aead_wireguard_nonce_is_zero_prefix_le_counter);
+	RUN_TEST(test_xaead_round_trip_and_tamper);
+	RUN_TEST(test_x25519_rfc7748_5_2);
+	RUN_TEST(test_x25519_rfc7748_6_1_alice_bob);
+	RUN_TEST(test_x25519_rejects_all_zero_result);
+	RUN_TEST(test_tai64n_whitens_nanoseconds);
+	return TEST_DONE();
+}

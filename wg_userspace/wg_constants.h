@@ -1,0 +1,48 @@
+/* Protocol constants (whitepaper §6, wireguard-go device/constants.go).
+ * Times are nanoseconds of a monotonic clock. */
+#ifndef WG_CONSTANTS_H
+#define WG_CONSTANTS_H
+
+#include <stdint.h>
+
+#define WG_NSEC_PER_SEC 1000000000ULL
+#define WG_NSEC_PER_MSEC 1000000ULL
+
+#define WG_REKEY_AFTER_MESSAGES (1ULL << 60)
+#define WG_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13))   /* 2^64 - 2^13 - 1 */
+#define WG_REKEY_AFTER_TIME_NS (120ULL * WG_NSEC_PER_SEC)
+#define WG_REJECT_AFTER_TIME_NS (180ULL * WG_NSEC_PER_SEC)
+#define WG_REKEY_ATTEMPT_TIME_NS (90ULL * WG_NSEC_PER_SEC)
+#define WG_REKEY_TIMEOUT_NS (5ULL * WG_NSEC_PER_SEC)
+#define WG_REKEY_TIMEOUT_JITTER_MAX_NS (334ULL * WG_NSEC_PER_MSEC) /* jitter in [0, 333 ms] */
+#define WG_KEEPALIVE_TIMEOUT_NS (10ULL * WG_NSEC_PER_SEC)
+#define WG_COOKIE_REFRESH_TIME_NS (120ULL * WG_NSEC_PER_SEC)
+#define WG_MAX_TIMER_HANDSHAKES (WG_REKEY_ATTEMPT_TIME_NS / WG_REKEY_TIMEOUT_NS) /* 18 */
+#define WG_INITIATIONS_PER_SECOND 50
+#define WG_MAX_QUEUED_PACKETS 1024
+
+#define WG_KEY_LEN 32
+#define WG_HASH_LEN 32
+#define WG_COOKIE_LEN 16
+#define WG_COOKIE_NONCE_LEN 24
+#define WG_TAG_LEN 16
+#define WG_TIMESTAMP_LEN 12
+
+#define WG_MSG_INITIATION 1
+#define WG_MSG_RESPONSE 2
+#define WG_MSG_COOKIE_REPLY 3
+#define WG_MSG_TRANSPORT 4
+
+#define WG_MSG_INITIATION_LEN 148
+#define WG_MSG_RESPONSE_LEN 92
+#define WG_MSG_COOKIE_REPLY_LEN 64
+#define WG_MSG_TRANSPORT_HEADER_LEN 16
+#define WG_MSG_TRANSPORT_MIN_LEN (WG_MSG_TRANSPORT_HEADER_LEN + WG_TAG_LEN)
+#define WG_MSG_PADDING 16
+
+/* Replay window: 128 blocks of 64 bits; one block is always being
+ * recycled, so 8192 - 64 counters of history are kept. */
+#define WG_REPLAY_BLOCKS 128
+#define WG_REPLAY_WINDOW ((WG_REPLAY_BLOCKS - 1) * 64)
+
+#endif
