@@ -227,6 +227,12 @@ size_t wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer)
 
 void *wg_allowedips_lookup(struct wg_allowedips *t, int family, const void *addr)
 {
+	return wg_allowedips_lookup_get(t, family, addr, NULL);
+}
+
+void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *addr,
+			       void *(*get)(void *peer))
+{
 	int len = wg_allowedips_family_len(family);
 	const struct wg_allowedips_node *n;
 	void *best = NULL;
@@ -244,6 +250,8 @@ void *wg_allowedips_lookup(struct wg_allowedips *t, int family, const void *addr
 			break;
 		n = n->child[wg_allowedips_bit(key, n->cidr)];
 	}
+	if (best && get)
+		best = get(best);
 	pthread_rwlock_unlock(&t->lock);
 	return best;
 }

@@ -37,6 +37,10 @@ int wg_allowedips_remove(struct wg_allowedips *t, int family, const void *addr, 
 size_t wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer);
 /* The peer owning the longest prefix that contains addr, or NULL. */
 void *wg_allowedips_lookup(struct wg_allowedips *t, int family, const void *addr);
+/* Like lookup, but calls get(peer) under the read lock so the caller can
+ * take a reference before a concurrent remove can drop the peer. */
+void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *addr,
+			       void *(*get)(void *peer));
 /* Calls fn for each prefix of peer (addresses in network order). */
 void wg_allowedips_walk_by_peer(struct wg_allowedips *t, void *peer,
 				void (*fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr),

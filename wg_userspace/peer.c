@@ -64,6 +64,8 @@ void wg_peer_put(struct wg_peer *peer)
 	if (!peer || atomic_fetch_sub_explicit(&peer->refcount, 1, memory_order_acq_rel) != 1)
 		return;
 	wg_peer_zero_keys(peer);
+	if (peer->user_free)
+		peer->user_free(peer->user);
 	pthread_mutex_destroy(&peer->lock);
 	sodium_memzero(peer, sizeof(*peer));
 	free(peer);

@@ -42,6 +42,7 @@ struct wg_peer {
 	struct wg_index_table *index_table;
 	struct wg_peer *hash_next; /* pubkey table chain */
 	void *user;                /* the device's per-peer state */
+	void (*user_free)(void *user); /* called when the last reference goes */
 };
 
 /* Creates a peer (refcount 1, owned by the caller). */

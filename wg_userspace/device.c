@@ -1,0 +1,968 @@
+#include "device.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allowedips.h"
+#include "crypto.h"
+#include "log.h"
+#include "proto.h"
+#include "tun.h"
+#include "uapi.h"
+
+#define WG_DEV_BATCH 64
+#define WG_DEV_BUF 65536          /* a datagram or a TUN read */
+#define WG_DEV_STAGED_MAX 128     /* packets queued per peer while handshaking */
+#define WG_DEV_LOAD_THRESHOLD 64  /* handshake messages/s before cookies are required */
+#define WG_DEV_TICK_MS 50
+
+struct wg_dev_peer {
+	struct wg_device *dev;
+	struct wg_peer *peer;     /* not a reference: dev_peer lives inside peer's lifetime */
+	pthread_mutex_t lock;     /* timers and staged packets */
+	struct wg_timers timers;
+	uint8_t *staged[WG_DEV_STAGED_MAX];
+	uint16_t staged_len[WG_DEV_STAGED_MAX];
+	unsigned staged_n;
+	struct wg_dev_peer *next; /* device list, under dev->peers_lock */
+};
+
+struct wg_device {
+	struct wg_proto proto;
+	struct wg_allowedips aips;
+	struct tun_dev tun;
+	unsigned mtu;
+	struct wg_timer_config tcfg;
+
+	pthread_rwlock_t sock_lock; /* guards udp_fd across rebinds */
+	int udp_fd;
+	int udp_family;
+	uint16_t listen_port;
+	uint32_t fwmark;
+
+	pthread_mutex_t conf_lock;  /* serialises UAPI set/get */
+	pthread_mutex_t peers_lock; /* the list below */
+	struct wg_dev_peer *peers;
+
+	int stop_fd;
+	atomic_int stopping;
+	atomic_int dead;
+	pthread_t tun_thread, udp_thread, timer_thread;
+	struct wg_uapi_server *uapi;
+
+	/* under-load estimate: handshake messages in the current second */
+	atomic_uint_fast64_t load_window;
+	atomic_uint load_count;
+	atomic_uint_fast64_t load_until;
+};
+
+static uint64_t wg_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t wg_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+const char *wg_device_name(const struct wg_device *dev) { return dev->tun.name; }
+int wg_device_dead(struct wg_device *dev) { return atomic_load(&dev->dead); }
+
+/* ---- sockets ---- */
+
+static socklen_t wg_dev_sockaddr(const struct wg_device *dev, const struct sockaddr_storage *in,
+				 struct sockaddr_storage *out)
+{
+	/* A dual-stack socket reaches IPv4 peers through v4-mapped addresses. */
+	if (dev->udp_family == AF_INET6 && in->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)in;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+		memset(s6, 0, sizeof(*s6));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = s4->sin_port;
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+		return sizeof(*s6);
+	}
+	*out = *in;
+	return in->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+static int wg_dev_open_socket(uint16_t port, uint32_t fwmark, int *fd_out, int *family_out,
+			      uint16_t *port_out)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_storage bound;
+	socklen_t bl = sizeof(bound);
+	int fd, zero = 0, bufsz = 4 << 20;
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0 &&
+	    bind(fd, (struct sockaddr *)&a6, sizeof(a6)) == 0) {
+		*family_out = AF_INET6;
+	} else {
+		/* No IPv6 in this namespace: IPv4 only. */
+		if (fd >= 0)
+			close(fd);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (bind(fd, (struct sockaddr *)&a4, sizeof(a4)) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		*family_out = AF_INET;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (fwmark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	getsockname(fd, (struct sockaddr *)&bound, &bl);
+	*port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						       : ((struct sockaddr_in *)&bound)->sin_port);
+	*fd_out = fd;
+	return 0;
+}
+
+static void wg_dev_send(struct wg_device *dev, const struct sockaddr_storage *to, const void *buf,
+			size_t len)
+{
+	struct sockaddr_storage sa;
+	socklen_t sl;
+
+	pthread_rwlock_rdlock(&dev->sock_lock);
+	sl = wg_dev_sockaddr(dev, to, &sa);
+	if (sendto(dev->udp_fd, buf, len, 0, (struct sockaddr *)&sa, sl) < 0)
+		cst_debug("sendto: %s", strerror(errno));
+	pthread_rwlock_unlock(&dev->sock_lock);
+}
+
+/* ---- per-peer device state ---- */
+
+static void wg_dev_peer_free(void *user)
+{
+	struct wg_dev_peer *dp = user;
+
+	if (!dp)
+		return;
+	for (unsigned i = 0; i < dp->staged_n; i++)
+		free(dp->staged[i]);
+	pthread_mutex_destroy(&dp->lock);
+	free(dp);
+}
+
+static void *wg_dev_peer_ref(void *peer)
+{
+	return wg_peer_get(peer);
+}
+
+static void wg_dev_drop_staged(struct wg_dev_peer *dp)
+{
+	for (unsigned i = 0; i < dp->staged_n; i++)
+		free(dp->staged[i]);
+	dp->staged_n = 0;
+}
+
+static void wg_dev_send_initiation(struct wg_dev_peer *dp, bool is_retry)
+{
+	struct wg_device *dev = dp->dev;
+	struct wg_msg_initiation msg;
+	struct sockaddr_storage ep;
+	uint64_t now = wg_now();
+	int ret;
+
+	pthread_mutex_lock(&dp->lock);
+	if (!wg_timers_may_send_initiation(&dp->timers, is_retry, now)) {
+		pthread_mutex_unlock(&dp->lock);
+		return;
+	}
+	ret = wg_proto_create_initiation(&dev->proto, dp->peer, &msg, now, wg_wall());
+	if (ret == 0) {
+		wg_timers_handshake_initiated(&dp->timers, now);
+		wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
+		wg_timers_any_authenticated_packet_sent(&dp->timers, now);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	if (ret < 0) {
+		cst_debug("cannot create handshake initiation: %s", strerror(-ret));
+		return;
+	}
+	if (!wg_peer_get_endpoint(dp->peer, &ep)) {
+		cst_debug("peer has no endpoint: initiation not sent");
+		return;
+	}
+	cst_debug("sending handshake initiation%s", is_retry ? " (retry)" : "");
+	wg_dev_send(dev, &ep, &msg, sizeof(msg));
+}
+
+/* Seals and sends one plaintext (0 bytes = keepalive). Returns -ENOKEY when
+ * there is no session yet. Caller holds no locks. */
+static int wg_dev_seal_send(struct wg_dev_peer *dp, const uint8_t *pkt, size_t len, uint8_t *buf,
+			    size_t cap)
+{
+	struct wg_device *dev = dp->dev;
+	struct sockaddr_storage ep;
+	struct wg_keypair *kp;
+	uint64_t now = wg_now(), counter = 0;
+	bool rekey;
+	ssize_t n;
+
+	kp = wg_peer_current_keypair(dp->peer);
+	if (!kp)
+		return -ENOKEY;
+	n = wg_keypair_seal(kp, buf, cap, pkt, len, dev->mtu, now, &counter);
+	rekey = n > 0 && wg_timers_should_rekey_on_send(&dp->timers, kp->i_am_initiator,
+							 kp->birth_ns, counter, now);
+	wg_keypair_put(kp);
+	if (n < 0)
+		return (int)n == -EKEYEXPIRED ? -ENOKEY : (int)n;
+	if (!wg_peer_get_endpoint(dp->peer, &ep))
+		return -EDESTADDRREQ;
+	wg_dev_send(dev, &ep, buf, (size_t)n);
+	atomic_fetch_add(&dp->peer->tx_bytes, (uint64_t)n);
+	pthread_mutex_lock(&dp->lock);
+	if (len)
+		wg_timers_data_sent(&dp->timers, now);
+	wg_timers_any_authenticated_packet_sent(&dp->timers, now);
+	wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
+	pthread_mutex_unlock(&dp->lock);
+	if (rekey)
+		wg_dev_send_initiation(dp, false);
+	return 0;
+}
+
+static void wg_dev_stage(struct wg_dev_peer *dp, const uint8_t *pkt, size_t len)
+{
+	uint8_t *copy;
+
+	pthread_mutex_lock(&dp->lock);
+	if (dp->staged_n == WG_DEV_STAGED_MAX) {
+		/* Oldest out: a stalled handshake must not hold stale data. */
+		free(dp->staged[0]);
+		memmove(dp->staged, dp->staged + 1, (WG_DEV_STAGED_MAX - 1) * sizeof(dp->staged[0]));
+		memmove(dp->staged_len, dp->staged_len + 1,
+			(WG_DEV_STAGED_MAX - 1) * sizeof(dp->staged_len[0]));
+		dp->staged_n--;
+	}
+	copy = malloc(len ? len : 1); /* slow path only: no session yet */
+	if (copy) {
+		memcpy(copy, pkt, len);
+		dp->staged[dp->staged_n] = copy;
+		dp->staged_len[dp->staged_n] = (uint16_t)len;
+		dp->staged_n++;
+	}
+	pthread_mutex_unlock(&dp->lock);
+}
+
+/* After a session comes up: send what waited; as initiator with nothing
+ * waiting, a keepalive confirms the keys to the responder. */
+static void wg_dev_flush_staged(struct wg_dev_peer *dp, bool keepalive_if_empty)
+{
+	uint8_t *pkts[WG_DEV_STAGED_MAX];
+	uint16_t lens[WG_DEV_STAGED_MAX];
+	unsigned n, i;
+	uint8_t *buf = malloc(WG_DEV_BUF);
+
+	if (!buf)
+		return;
+	pthread_mutex_lock(&dp->lock);
+	n = dp->staged_n;
+	memcpy(pkts, dp->staged, n * sizeof(pkts[0]));
+	memcpy(lens, dp->staged_len, n * sizeof(lens[0]));
+	dp->staged_n = 0;
+	pthread_mutex_unlock(&dp->lock);
+	for (i = 0; i < n; i++) {
+		if (wg_dev_seal_send(dp, pkts[i], lens[i], buf, WG_DEV_BUF) == -ENOKEY) {
+			/* lost the session meanwhile: put the rest back */
+			for (unsigned j = i; j < n; j++) {
+				wg_dev_stage(dp, pkts[j], lens[j]);
+				free(pkts[j]);
+			}
+			break;
+		}
+		free(pkts[i]);
+	}
+	if (n == 0 && keepalive_if_empty)
+		wg_dev_seal_send(dp, NULL, 0, buf, WG_DEV_BUF);
+	free(buf);
+}
+
+/* ---- outbound: TUN → encrypt → UDP ---- */
+
+static int wg_dev_ip_dst(const uint8_t *pkt, size_t len, int *family, const uint8_t **addr)
+{
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		*family = AF_INET;
+		*addr = pkt + 16;
+		return 0;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		*family = AF_INET6;
+		*addr = pkt + 24;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void *wg_dev_tun_thread(void *arg)
+{
+	struct wg_device *dev = arg;
+	uint8_t *pkt = malloc(WG_DEV_BUF), *out = malloc(WG_DEV_BUF + 64);
+
+	while (pkt && out && !atomic_load(&dev->stopping)) {
+		struct pollfd pfd[2] = { { .fd = dev->tun.fd, .events = POLLIN },
+					 { .fd = dev->stop_fd, .events = POLLIN } };
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			cst_err("TUN device gone; shutting down");
+			atomic_store(&dev->dead, 1);
+			break;
+		}
+		for (int i = 0; i < WG_DEV_BATCH; i++) {
+			ssize_t n = read(dev->tun.fd, pkt, WG_DEV_BUF);
+			const uint8_t *dst;
+			struct wg_peer *peer;
+			struct wg_dev_peer *dp;
+			int family, ret;
+
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR) {
+					cst_err("TUN read failed: %s; shutting down", strerror(errno));
+					atomic_store(&dev->dead, 1);
+					goto out;
+				}
+				break;
+			}
+			if (wg_dev_ip_dst(pkt, (size_t)n, &family, &dst) < 0)
+				continue;
+			/* Cryptokey routing: the destination picks the peer. */
+			peer = wg_allowedips_lookup_get(&dev->aips, family, dst, wg_dev_peer_ref);
+			if (!peer)
+				continue;
+			dp = peer->user;
+			if (!peer->removed) {
+				ret = wg_dev_seal_send(dp, pkt, (size_t)n, out, WG_DEV_BUF + 64);
+				if (ret == -ENOKEY) {
+					wg_dev_stage(dp, pkt, (size_t)n);
+					wg_dev_send_initiation(dp, false);
+				}
+			}
+			wg_peer_put(peer);
+		}
+	}
+out:
+	free(pkt);
+	free(out);
+	return NULL;
+}
+
+/* ---- inbound: UDP → decrypt → TUN ---- */
+
+static bool wg_dev_under_load(struct wg_device *dev, uint64_t now)
+{
+	uint64_t sec = now / WG_NSEC_PER_SEC;
+
+	if (atomic_load(&dev->load_window) != sec) {
+		atomic_store(&dev->load_window, sec);
+		atomic_store(&dev->load_count, 0);
+	}
+	if (atomic_fetch_add(&dev->load_count, 1) + 1 > WG_DEV_LOAD_THRESHOLD)
+		atomic_store(&dev->load_until, now + WG_NSEC_PER_SEC); /* and 1 s after */
+	return now < atomic_load(&dev->load_until);
+}
+
+/* Validates the decrypted packet and trims the padding. */
+static ssize_t wg_dev_inner_len(const uint8_t *p, size_t len, int *family, const uint8_t **src)
+{
+	size_t tot;
+
+	if (len >= 20 && (p[0] >> 4) == 4) {
+		tot = (size_t)(p[2] << 8 | p[3]);
+		if ((p[0] & 0xf) < 5 || tot < (size_t)(p[0] & 0xf) * 4 || tot > len)
+			return -EINVAL;
+		*family = AF_INET;
+		*src = p + 12;
+		return (ssize_t)tot;
+	}
+	if (len >= 40 && (p[0] >> 4) == 6) {
+		tot = 40 + (size_t)(p[4] << 8 | p[5]);
+		if (tot > len)
+			return -EINVAL;
+		*family = AF_INET6;
+		*src = p + 8;
+		return (ssize_t)tot;
+	}
+	return -EINVAL;
+}
+
+static void wg_dev_handle_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+				   const struct sockaddr_storage *from, socklen_t fl)
+{
+	struct wg_proto_result r;
+	struct sockaddr_storage src = *from;
+	uint64_t now = wg_now();
+	uint32_t type = wg_msg_type(buf, len);
+	bool load = false;
+	int ret;
+
+	/* Undo the v4 mapping so endpoints look like what the user configured. */
+	if (src.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&src)->sin6_addr)) {
+		struct sockaddr_in6 s6 = *(struct sockaddr_in6 *)&src;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
+		memset(&src, 0, sizeof(src));
+		s4->sin_family = AF_INET;
+		s4->sin_port = s6.sin6_port;
+		memcpy(&s4->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+		fl = sizeof(*s4);
+	}
+	if (type == WG_MSG_INITIATION || type == WG_MSG_RESPONSE)
+		load = wg_dev_under_load(dev, now);
+	/* in place: the plaintext lands right after the 16-byte header */
+	ret = wg_proto_receive(&dev->proto, buf, len, (struct sockaddr *)&src, fl, load, now,
+			       wg_wall(), buf + WG_MSG_TRANSPORT_HEADER_LEN,
+			       len > WG_MSG_TRANSPORT_HEADER_LEN ? len - WG_MSG_TRANSPORT_HEADER_LEN : 0,
+			       &r);
+	if (ret < 0) {
+		cst_debug("dropped datagram of %zu bytes: %s", len, strerror(-ret));
+		return;
+	}
+	switch (r.event) {
+	case WG_PROTO_SEND_COOKIE:
+		cst_debug("under load: answering with a cookie reply");
+		wg_dev_send(dev, &src, &r.cookie_reply, sizeof(r.cookie_reply));
+		break;
+	case WG_PROTO_COOKIE:
+		cst_debug("cookie reply consumed");
+		break;
+	case WG_PROTO_INITIATION: {
+		struct wg_dev_peer *dp = r.peer->user;
+		struct wg_msg_response resp;
+		if (!dp || r.peer->removed)
+			break;
+		if (wg_proto_create_response(&dev->proto, r.peer, &resp, now, wg_wall()) == 0) {
+			pthread_mutex_lock(&dp->lock);
+			wg_timers_any_authenticated_packet_received(&dp->timers, now);
+			wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
+			wg_timers_session_derived(&dp->timers, now);
+			wg_timers_any_authenticated_packet_sent(&dp->timers, now);
+			pthread_mutex_unlock(&dp->lock);
+			cst_debug("handshake initiation consumed; sending response");
+			wg_dev_send(dev, &src, &resp, sizeof(resp));
+		}
+		break;
+	}
+	case WG_PROTO_RESPONSE: {
+		struct wg_dev_peer *dp = r.peer->user;
+		if (!dp || r.peer->removed)
+			break;
+		pthread_mutex_lock(&dp->lock);
+		wg_timers_any_authenticated_packet_received(&dp->timers, now);
+		wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
+		wg_timers_handshake_complete(&dp->timers, now);
+		wg_timers_session_derived(&dp->timers, now);
+		pthread_mutex_unlock(&dp->lock);
+		cst_debug("handshake complete (initiator)");
+		wg_dev_flush_staged(dp, true);
+		break;
+	}
+	case WG_PROTO_DATA: {
+		struct wg_dev_peer *dp = r.peer->user;
+		uint8_t *plain = buf + WG_MSG_TRANSPORT_HEADER_LEN;
+		const uint8_t *inner_src;
+		struct wg_peer *owner;
+		int family;
+		ssize_t n;
+		bool rekey;
+
+		if (!dp || r.peer->removed)
+			break;
+		rekey = wg_timers_should_rekey_on_receive(&dp->timers, r.keypair->i_am_initiator,
+							  r.keypair->birth_ns, now);
+		pthread_mutex_lock(&dp->lock);
+		wg_timers_any_authenticated_packet_received(&dp->timers, now);
+		wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
+		if (r.plain_len)
+			wg_timers_data_received(&dp->timers, now);
+		pthread_mutex_unlock(&dp->lock);
+		if (r.keypair_confirmed)
+			wg_dev_flush_staged(dp, false);
+		if (rekey)
+			wg_dev_send_initiation(dp, false);
+		if (r.plain_len == 0)
+			break; /* keepalive */
+		n = wg_dev_inner_len(plain, r.plain_len, &family, &inner_src);
+		if (n < 0) {
+			cst_debug("dropped malformed inner packet");
+			break;
+		}
+		/* Cryptokey routing on receive: the inner source must belong
+		 * to the peer that sent it. */
+		owner = wg_allowedips_lookup(&dev->aips, family, inner_src);
+		if (owner != r.peer) {
+			cst_debug("dropped packet with source not allowed for its peer");
+			break;
+		}
+		if (write(dev->tun.fd, plain, (size_t)n) < 0)
+			cst_debug("TUN write: %s", strerror(errno));
+		break;
+	}
+	default:
+		break;
+	}
+	wg_proto_result_release(&r);
+}
+
+static void *wg_dev_udp_thread(void *arg)
+{
+	struct wg_device *dev = arg;
+	struct mmsghdr *msgs = calloc(WG_DEV_BATCH, sizeof(*msgs));
+	struct iovec *iov = calloc(WG_DEV_BATCH, sizeof(*iov));
+	struct sockaddr_storage *from = calloc(WG_DEV_BATCH, sizeof(*from));
+	uint8_t *bufs = malloc((size_t)WG_DEV_BATCH * WG_DEV_BUF);
+
+	if (!msgs || !iov || !from || !bufs)
+		goto out;
+	while (!atomic_load(&dev->stopping)) {
+		struct pollfd pfd[2];
+		int n, fd;
+
+		pthread_rwlock_rdlock(&dev->sock_lock);
+		fd = dev->udp_fd;
+		pthread_rwlock_unlock(&dev->sock_lock);
+		pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
+		/* Bounded wait so a rebound socket is picked up promptly. */
+		if (poll(pfd, 2, 200) <= 0)
+			continue;
+		if (pfd[1].revents)
+			break;
+		for (int i = 0; i < WG_DEV_BATCH; i++) {
+			iov[i].iov_base = bufs + (size_t)i * WG_DEV_BUF;
+			iov[i].iov_len = WG_DEV_BUF;
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		pthread_rwlock_rdlock(&dev->sock_lock);
+		n = dev->udp_fd == fd ? recvmmsg(fd, msgs, WG_DEV_BATCH, MSG_DONTWAIT, NULL) : 0;
+		pthread_rwlock_unlock(&dev->sock_lock);
+		for (int i = 0; i < n; i++)
+			wg_dev_handle_datagram(dev, iov[i].iov_base, msgs[i].msg_len, &from[i],
+					       msgs[i].msg_hdr.msg_namelen);
+	}
+out:
+	free(msgs);
+	free(iov);
+	free(from);
+	free(bufs);
+	return NULL;
+}
+
+/* ---- timers ---- */
+
+static void wg_dev_run_timers(struct wg_dev_peer *dp, uint64_t now)
+{
+	unsigned actions;
+	uint8_t buf[256];
+
+	pthread_mutex_lock(&dp->lock);
+	actions = wg_timers_tick(&dp->timers, now);
+	if (actions & WG_TIMER_GIVE_UP)
+		wg_dev_drop_staged(dp);
+	pthread_mutex_unlock(&dp->lock);
+	if (actions & WG_TIMER_GIVE_UP)
+		cst_debug("handshake did not complete after %llu s; giving up",
+			  (unsigned long long)(dp->timers.cfg.rekey_attempt_time / WG_NSEC_PER_SEC));
+	if (actions & (WG_TIMER_SEND_INITIATION))
+		wg_dev_send_initiation(dp, true);
+	if (actions & WG_TIMER_NEW_HANDSHAKE)
+		wg_dev_send_initiation(dp, false);
+	if (actions & (WG_TIMER_SEND_KEEPALIVE | WG_TIMER_SEND_PERSISTENT_KEEPALIVE)) {
+		if (wg_dev_seal_send(dp, NULL, 0, buf, sizeof(buf)) == -ENOKEY &&
+		    (actions & WG_TIMER_SEND_PERSISTENT_KEEPALIVE)) {
+			/* No session: a keepalive waits for one, as in wireguard-go. */
+			wg_dev_stage(dp, NULL, 0);
+			wg_dev_send_initiation(dp, false);
+		}
+	}
+	if (actions & WG_TIMER_ZERO_KEYS) {
+		cst_debug("zeroing keys after 3 x REJECT_AFTER_TIME without a handshake");
+		wg_peer_zero_keys(dp->peer);
+	}
+}
+
+static void *wg_dev_timer_thread(void *arg)
+{
+	struct wg_device *dev = arg;
+
+	while (!atomic_load(&dev->stopping)) {
+		struct pollfd pfd = { .fd = dev->stop_fd, .events = POLLIN };
+		struct wg_peer *batch[256];
+		unsigned n = 0;
+		uint64_t now;
+
+		if (poll(&pfd, 1, WG_DEV_TICK_MS) > 0)
+			break;
+		now = wg_now();
+		pthread_mutex_lock(&dev->peers_lock);
+		for (struct wg_dev_peer *dp = dev->peers; dp; dp = dp->next) {
+			if (n == 256) {
+				/* Run this batch unlocked, then continue. */
+				break;
+			}
+			batch[n++] = wg_peer_get(dp->peer);
+		}
+		pthread_mutex_unlock(&dev->peers_lock);
+		for (unsigned i = 0; i < n; i++) {
+			if (!batch[i]->removed)
+				wg_dev_run_timers(batch[i]->user, now);
+			wg_peer_put(batch[i]);
+		}
+	}
+	return NULL;
+}
+
+/* ---- configuration (UAPI) ---- */
+
+static struct wg_dev_peer *wg_dev_find(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	struct wg_dev_peer *dp;
+
+	for (dp = dev->peers; dp; dp = dp->next)
+		if (memcmp(dp->peer->public_key, key, WG_KEY_LEN) == 0)
+			return dp;
+	return NULL;
+}
+
+/* Called with conf_lock and peers_lock held. */
+static void wg_dev_remove_peer_locked(struct wg_device *dev, struct wg_dev_peer *dp)
+{
+	struct wg_dev_peer **pp;
+	struct wg_peer *peer = dp->peer;
+
+	for (pp = &dev->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == dp) {
+			*pp = dp->next;
+			break;
+		}
+	}
+	wg_allowedips_remove_by_peer(&dev->aips, peer);
+	pthread_mutex_lock(&dp->lock);
+	wg_timers_stop(&dp->timers);
+	wg_dev_drop_staged(dp);
+	pthread_mutex_unlock(&dp->lock);
+	wg_proto_remove_peer(&dev->proto, peer); /* drops the table's reference */
+	wg_peer_put(peer);                       /* the device list's reference */
+}
+
+static int wg_dev_add_peer_locked(struct wg_device *dev, const uint8_t key[WG_KEY_LEN],
+				  struct wg_dev_peer **out)
+{
+	struct wg_dev_peer *dp = calloc(1, sizeof(*dp));
+	struct wg_peer *peer = NULL;
+	int ret;
+
+	if (!dp)
+		return -ENOMEM;
+	ret = wg_proto_add_peer(&dev->proto, key, NULL, &peer);
+	if (ret < 0) {
+		free(dp);
+		return ret;
+	}
+	dp->dev = dev;
+	dp->peer = peer;
+	pthread_mutex_init(&dp->lock, NULL);
+	{
+		uint64_t seed;
+		randombytes_buf(&seed, sizeof(seed));
+		wg_timers_init(&dp->timers, &dev->tcfg, seed);
+	}
+	peer->user = dp;
+	peer->user_free = wg_dev_peer_free;
+	dp->next = dev->peers;
+	dev->peers = dp;
+	*out = dp;
+	return 0;
+}
+
+static int wg_dev_rebind(struct wg_device *dev, uint16_t port)
+{
+	int fd = -1, family = 0, ret;
+	uint16_t bound = 0;
+
+	ret = wg_dev_open_socket(port, dev->fwmark, &fd, &family, &bound);
+	if (ret < 0)
+		return ret;
+	pthread_rwlock_wrlock(&dev->sock_lock);
+	if (dev->udp_fd >= 0)
+		close(dev->udp_fd);
+	dev->udp_fd = fd;
+	dev->udp_family = family;
+	dev->listen_port = bound;
+	pthread_rwlock_unlock(&dev->sock_lock);
+	cst_info("listening on UDP port %u", bound);
+	return 0;
+}
+
+static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
+{
+	struct wg_device *dev = ctx;
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->conf_lock);
+	if (set->has_fwmark) {
+		dev->fwmark = set->fwmark;
+		pthread_rwlock_rdlock(&dev->sock_lock);
+		setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof(dev->fwmark));
+		pthread_rwlock_unlock(&dev->sock_lock);
+	}
+	if (set->has_listen_port && set->listen_port != dev->listen_port) {
+		ret = wg_dev_rebind(dev, set->listen_port);
+		if (ret < 0) {
+			cst_err("cannot bind UDP port %u: %s", set->listen_port, strerror(-ret));
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&dev->peers_lock);
+	if (set->has_private_key) {
+		struct wg_identity id;
+		wg_proto_set_private_key(&dev->proto, set->private_key);
+		/* A peer with our own public key makes no sense: drop it. */
+		if (wg_proto_get_identity(&dev->proto, &id)) {
+			struct wg_dev_peer *self = wg_dev_find(dev, id.public_key);
+			if (self)
+				wg_dev_remove_peer_locked(dev, self);
+		}
+		sodium_memzero(&id, sizeof(id));
+	}
+	if (set->replace_peers)
+		while (dev->peers)
+			wg_dev_remove_peer_locked(dev, dev->peers);
+	for (size_t i = 0; i < set->n_peers; i++) {
+		const struct wg_uapi_peer *up = &set->peers[i];
+		struct wg_dev_peer *dp = wg_dev_find(dev, up->public_key);
+		uint64_t now = wg_now();
+
+		if (up->remove) {
+			if (dp)
+				wg_dev_remove_peer_locked(dev, dp);
+			continue;
+		}
+		if (!dp) {
+			if (up->update_only)
+				continue;
+			if (wg_dev_add_peer_locked(dev, up->public_key, &dp) < 0)
+				continue; /* our own key or a zero key: ignored, as wireguard-go */
+		}
+		if (up->has_psk)
+			wg_proto_set_psk(&dev->proto, dp->peer,
+					 sodium_is_zero(up->psk, WG_KEY_LEN) ? NULL : up->psk);
+		if (up->has_endpoint)
+			wg_peer_set_endpoint(dp->peer, (const struct sockaddr *)&up->endpoint,
+					     up->endpoint_len);
+		if (up->replace_allowed_ips)
+			wg_allowedips_remove_by_peer(&dev->aips, dp->peer);
+		for (size_t j = 0; j < up->n_allowed_ips; j++) {
+			const struct wg_uapi_allowed_ip *a = &up->allowed_ips[j];
+			wg_allowedips_insert(&dev->aips, a->family, a->addr, a->cidr, dp->peer);
+		}
+		if (up->has_keepalive) {
+			bool was_off;
+			pthread_mutex_lock(&dp->lock);
+			was_off = dp->timers.persistent_keepalive_interval == 0;
+			wg_timers_set_persistent_keepalive(&dp->timers, up->keepalive, now);
+			dp->peer->persistent_keepalive_interval = up->keepalive;
+			pthread_mutex_unlock(&dp->lock);
+			/* Turning it on sends one right away (NAT traversal). */
+			if (was_off && up->keepalive) {
+				pthread_mutex_lock(&dp->lock);
+				dp->timers.persistent_keepalive_at = now ? now : 1;
+				pthread_mutex_unlock(&dp->lock);
+			}
+		}
+	}
+	pthread_mutex_unlock(&dev->peers_lock);
+out:
+	pthread_mutex_unlock(&dev->conf_lock);
+	return ret < 0 ? -ret : 0;
+}
+
+struct wg_dev_walk { struct wg_uapi_writer *w; };
+
+static void wg_dev_walk_aip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	wg_uapi_put_allowed_ip(ctx, family, addr, cidr);
+}
+
+static int wg_dev_uapi_get(void *ctx, struct wg_uapi_writer *w)
+{
+	struct wg_device *dev = ctx;
+	struct wg_identity id;
+
+	pthread_mutex_lock(&dev->conf_lock);
+	if (wg_proto_get_identity(&dev->proto, &id))
+		wg_uapi_put_key(w, "private_key", id.private_key);
+	sodium_memzero(&id, sizeof(id));
+	wg_uapi_put_u64(w, "listen_port", dev->listen_port);
+	if (dev->fwmark)
+		wg_uapi_put_u64(w, "fwmark", dev->fwmark);
+	pthread_mutex_lock(&dev->peers_lock);
+	for (struct wg_dev_peer *dp = dev->peers; dp; dp = dp->next) {
+		struct wg_peer *p = dp->peer;
+		struct sockaddr_storage ep;
+		uint64_t hs = atomic_load(&p->last_handshake_wall_ns);
+		uint8_t psk[WG_KEY_LEN];
+
+		wg_uapi_put_key(w, "public_key", p->public_key);
+		pthread_mutex_lock(&p->lock);
+		memcpy(psk, p->handshake.preshared_key, WG_KEY_LEN);
+		pthread_mutex_unlock(&p->lock);
+		wg_uapi_put_key(w, "preshared_key", psk);
+		sodium_memzero(psk, sizeof(psk));
+		wg_uapi_put_u64(w, "protocol_version", 1);
+		if (wg_peer_get_endpoint(p, &ep))
+			wg_uapi_put_endpoint(w, (struct sockaddr *)&ep);
+		wg_uapi_put_u64(w, "last_handshake_time_sec", hs / WG_NSEC_PER_SEC);
+		wg_uapi_put_u64(w, "last_handshake_time_nsec", hs % WG_NSEC_PER_SEC);
+		wg_uapi_put_u64(w, "tx_bytes", atomic_load(&p->tx_bytes));
+		wg_uapi_put_u64(w, "rx_bytes", atomic_load(&p->rx_bytes));
+		wg_uapi_put_u64(w, "persistent_keepalive_interval", p->persistent_keepalive_interval);
+		wg_allowedips_walk_by_peer(&dev->aips, p, wg_dev_walk_aip, w);
+	}
+	pthread_mutex_unlock(&dev->peers_lock);
+	pthread_mutex_unlock(&dev->conf_lock);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
+{
+	static const struct wg_uapi_ops ops = { .get = wg_dev_uapi_get, .set = wg_dev_uapi_set };
+	struct wg_device *dev;
+	int ret;
+
+	*out = NULL;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->udp_fd = -1;
+	dev->stop_fd = -1;
+	dev->tun.fd = -1;
+	dev->mtu = cfg->mtu ? cfg->mtu : 1420;
+	dev->tcfg = cfg->timers;
+	if (!dev->tcfg.rekey_timeout)
+		wg_timer_config_default(&dev->tcfg);
+	pthread_rwlock_init(&dev->sock_lock, NULL);
+	pthread_mutex_init(&dev->conf_lock, NULL);
+	pthread_mutex_init(&dev->peers_lock, NULL);
+	wg_allowedips_init(&dev->aips);
+	ret = wg_proto_init(&dev->proto);
+	if (ret < 0)
+		goto fail;
+	ret = tun_open(cfg->ifname, 0, cfg->tun_path, &dev->tun);
+	if (ret < 0)
+		goto fail;
+	ret = tun_set_mtu(dev->tun.ifindex, dev->mtu);
+	if (ret < 0)
+		cst_warn("cannot set MTU %u: %s", dev->mtu, strerror(-ret));
+	ret = wg_dev_rebind(dev, 0);
+	if (ret < 0)
+		goto fail;
+	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->stop_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = wg_uapi_server_start(cfg->uapi_dir, dev->tun.name, &ops, dev, &dev->uapi);
+	if (ret < 0) {
+		if (ret == -EADDRINUSE)
+			ret = -EBUSY;
+		goto fail;
+	}
+	if ((ret = -pthread_create(&dev->tun_thread, NULL, wg_dev_tun_thread, dev)) < 0)
+		goto fail_uapi;
+	if ((ret = -pthread_create(&dev->udp_thread, NULL, wg_dev_udp_thread, dev)) < 0) {
+		atomic_store(&dev->stopping, 1);
+		eventfd_write(dev->stop_fd, 1);
+		pthread_join(dev->tun_thread, NULL);
+		goto fail_uapi;
+	}
+	if ((ret = -pthread_create(&dev->timer_thread, NULL, wg_dev_timer_thread, dev)) < 0) {
+		atomic_store(&dev->stopping, 1);
+		eventfd_write(dev->stop_fd, 1);
+		pthread_join(dev->tun_thread, NULL);
+		pthread_join(dev->udp_thread, NULL);
+		goto fail_uapi;
+	}
+	*out = dev;
+	return 0;
+fail_uapi:
+	wg_uapi_server_stop(dev->uapi);
+	dev->uapi = NULL;
+fail:
+	if (dev->stop_fd >= 0)
+		close(dev->stop_fd);
+	if (dev->udp_fd >= 0)
+		close(dev->udp_fd);
+	tun_close(&dev->tun);
+	wg_allowedips_deinit(&dev->aips);
+	wg_proto_deinit(&dev->proto);
+	free(dev);
+	return ret;
+}
+
+void wg_device_free(struct wg_device *dev)
+{
+	if (!dev)
+		return;
+	/* The UAPI goes first so no configuration change races the teardown. */
+	wg_uapi_server_stop(dev->uapi);
+	atomic_store(&dev->stopping, 1);
+	eventfd_write(dev->stop_fd, 1);
+	pthread_join(dev->tun_thread, NULL);
+	pthread_join(dev->udp_thread, NULL);
+	pthread_join(dev->timer_thread, NULL);
+	pthread_mutex_lock(&dev->conf_lock);
+	pthread_mutex_lock(&dev->peers_lock);
+	while (dev->peers)
+		wg_dev_remove_peer_locked(dev, dev->peers);
+	pthread_mutex_unlock(&dev->peers_lock);
+	pthread_mutex_unlock(&dev->conf_lock);
+	close(dev->stop_fd);
+	close(dev->udp_fd);
+	tun_close(&dev->tun);
+	wg_allowedips_deinit(&dev->aips);
+	wg_proto_deinit(&dev->proto);
+	pthread_rwlock_destroy(&dev->sock_lock);
+	pthread_mutex_destroy(&dev->conf_lock);
+	pthread_mutex_destroy(&dev->peers_lock);
+	free(dev);
+}

@@ -1,0 +1,106 @@
+/* The cross-platform WireGuard UAPI (wireguard.com/xplatform), the text
+ * protocol `wg` speaks over /var/run/wireguard/<if>.sock.
+ *
+ * A `set` request is parsed completely into a transaction and validated
+ * before the device applies any of it: malformed input changes nothing. */
+#ifndef WG_UAPI_H
+#define WG_UAPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "wg_constants.h"
+
+#define WG_UAPI_MAX_REQUEST (1u << 20)
+#define WG_UAPI_MAX_PEERS 65536
+#define WG_UAPI_MAX_ALLOWED_IPS (1u << 20)
+
+struct wg_uapi_allowed_ip {
+	int family;
+	uint8_t addr[16];
+	uint8_t cidr;
+};
+
+struct wg_uapi_peer {
+	uint8_t public_key[WG_KEY_LEN];
+	bool remove;
+	bool update_only;
+	bool has_psk;
+	uint8_t psk[WG_KEY_LEN]; /* all zero = clear */
+	bool has_endpoint;
+	struct sockaddr_storage endpoint;
+	socklen_t endpoint_len;
+	bool has_keepalive;
+	uint16_t keepalive;
+	bool replace_allowed_ips;
+	struct wg_uapi_allowed_ip *allowed_ips;
+	size_t n_allowed_ips;
+	size_t cap_allowed_ips;
+};
+
+struct wg_uapi_set {
+	bool has_private_key;
+	uint8_t private_key[WG_KEY_LEN]; /* all zero = remove */
+	bool has_listen_port;
+	uint16_t listen_port;
+	bool has_fwmark;
+	uint32_t fwmark;
+	bool replace_peers;
+	struct wg_uapi_peer *peers;
+	size_t n_peers;
+	size_t cap_peers;
+};
+
+/* Parses the lines that follow "set=1\n", up to and including the blank
+ * line that ends the request (text need not be NUL-terminated). Returns 0,
+ * or -EINVAL (a bad value) / -EPROTO (bad structure: unknown key, missing
+ * blank line, peer key before public_key), with *out empty. */
+int wg_uapi_parse_set(const char *text, size_t len, struct wg_uapi_set *out);
+/* Frees the transaction, wiping the keys it carried. */
+void wg_uapi_set_free(struct wg_uapi_set *set);
+
+/* Reply builder for `get`. */
+struct wg_uapi_writer {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+void wg_uapi_put_str(struct wg_uapi_writer *w, const char *key, const char *value);
+void wg_uapi_put_u64(struct wg_uapi_writer *w, const char *key, uint64_t value);
+void wg_uapi_put_key(struct wg_uapi_writer *w, const char *key, const uint8_t k[WG_KEY_LEN]);
+void wg_uapi_put_endpoint(struct wg_uapi_writer *w, const struct sockaddr *sa);
+void wg_uapi_put_allowed_ip(struct wg_uapi_writer *w, int family, const uint8_t *addr,
+			    uint8_t cidr);
+void wg_uapi_writer_free(struct wg_uapi_writer *w);
+
+/* Strict parsers shared with tests: 64 hex chars → key; "a.b.c.d:port" or
+ * "[v6]:port" (numeric) → sockaddr; "addr/cidr" → allowed IP. */
+int wg_uapi_parse_key(const char *hex, size_t len, uint8_t key[WG_KEY_LEN]);
+int wg_uapi_parse_endpoint(const char *s, size_t len, struct sockaddr_storage *ss,
+			   socklen_t *sslen);
+int wg_uapi_parse_allowed_ip(const char *s, size_t len, struct wg_uapi_allowed_ip *out);
+
+/* The socket server: one thread accepting clients one at a time. */
+struct wg_uapi_server;
+struct wg_uapi_ops {
+	/* Fills the reply; returns 0 or a positive errno. */
+	int (*get)(void *ctx, struct wg_uapi_writer *w);
+	/* Applies a validated transaction; returns 0 or a positive errno. */
+	int (*set)(void *ctx, const struct wg_uapi_set *set);
+};
+/* Listens on <dir>/<ifname>.sock (dir NULL = /var/run/wireguard, created
+ * 0700). -EADDRINUSE when a live server already answers there; a stale
+ * socket file is replaced. */
+int wg_uapi_server_start(const char *dir, const char *ifname, const struct wg_uapi_ops *ops,
+			 void *ctx, struct wg_uapi_server **out);
+/* Stops the thread and removes the socket file. */
+void wg_uapi_server_stop(struct wg_uapi_server *s);
+/* Serves one request from buffer to writer (used by the server and tests):
+ * text is the full request; returns the errno written (0 ok). */
+int wg_uapi_handle(const struct wg_uapi_ops *ops, void *ctx, const char *text, size_t len,
+		   struct wg_uapi_writer *reply);
+
+#endif
