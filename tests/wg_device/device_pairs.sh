@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# constella-wg <-> constella-wg and constella-wg <-> wireguard-go in both
+# roles: ping (IPv4 and IPv6 inside the tunnel) and a 100 MB TCP transfer
+# whose SHA-256 is checked at the far end.
+CWG=$1
+. "$(dirname "$0")/lib.sh"
+MB=${TRANSFER_MB:-100}
+fail=0
+PAIR=0
+run_pair() { # IMPL_A IMPL_B
+  local a=$1 b=$2
+  PAIR=$((PAIR + 1))
+  local na=pa$SUF$a$PAIR nb=pb$SUF$b$PAIR ia=wa$((SUF % 10000))$PAIR$a ib=wb$((SUF % 10000))$PAIR$b
+  echo "== $a (10.210.0.1) <-> $b (10.210.0.2)"
+  ns_new $na; ns_new $nb
+  link $na 10.209.0.1/30 $nb 10.209.0.2/30
+  keypair $a-A; keypair $b-B
+  start_dev $a $na $ia; local pa=$LAST_PID
+  start_dev $b $nb $ib; local pb=$LAST_PID
+  ip netns exec $na wg set $ia private-key "$WORK/$a-A.key" listen-port 51820 \
+    peer "$(pub $b-B)" allowed-ips 10.210.0.2/32,fd10::2/128 endpoint 10.209.0.2:51820
+  ip netns exec $nb wg set $ib private-key "$WORK/$b-B.key" listen-port 51820 \
+    peer "$(pub $a-A)" allowed-ips 10.210.0.1/32,fd10::1/128 endpoint 10.209.0.1:51820
+  tunaddr $na $ia 10.210.0.1/24 fd10::1/64
+  tunaddr $nb $ib 10.210.0.2/24 fd10::2/64
+  must_ping $na 10.210.0.2 || fail=1       # A initiates
+  must_ping $nb 10.210.0.1 || fail=1
+  must_ping $na fd10::2 || fail=1          # IPv6 inside the tunnel
+  transfer $na $nb 10.210.0.2 $MB || fail=1
+  transfer $nb $na fd10::1 20 7001 || fail=1
+  ip netns exec $na wg show $ia transfer
+  kill $pa $pb; wait $pa $pb 2>/dev/null || true
+  ip netns del $na; ip netns del $nb
+}
+run_pair cwg cwg
+run_pair cwg wgo
+run_pair wgo cwg
+exit $fail
