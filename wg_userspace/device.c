@@ -706,8 +706,13 @@ static int wg_dev_add_peer_locked(struct wg_device *dev, const uint8_t key[WG_KE
 	}
 	peer->user = dp;
 	peer->user_free = wg_dev_peer_free;
-	dp->next = dev->peers;
-	dev->peers = dp;
+	/* Keep insertion order: `wg showconf | wg setconf` is then a fixed point. */
+	{
+		struct wg_dev_peer **pp = &dev->peers;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = dp;
+	}
 	*out = dp;
 	return 0;
 }
