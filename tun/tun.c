@@ -5,6 +5,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,13 +33,34 @@ static int tun_attach(const char *dev_path, const char *name, unsigned flags, in
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
 	if (flags & TUN_F_MULTI_QUEUE)
 		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	if (flags & TUN_F_VNET_HDR)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;
 	}
+	if (flags & TUN_F_VNET_HDR) {
+		int sz = sizeof(struct virtio_net_hdr);
+		if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+	}
 	*fd_out = fd;
+	return 0;
+}
+
+/* Asks for checksum and TSO offloads; an older kernel may refuse TSO, in
+ * which case packets still carry a (zero) vnet header. */
+static unsigned tun_negotiate_offloads(int fd)
+{
+	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0)
+		return TUN_OFF_CSUM | TUN_OFF_TSO;
+	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) == 0)
+		return TUN_OFF_CSUM;
 	return 0;
 }
 
@@ -68,6 +90,8 @@ int tun_open(const char *name, unsigned flags, const char *dev_path, struct tun_
 	}
 	out->ifindex = (int)if_nametoindex(out->name);
 	out->flags = flags;
+	if (flags & TUN_F_VNET_HDR)
+		out->offloads = tun_negotiate_offloads(out->fd);
 	if (!out->ifindex) {
 		tun_close(out);
 		return -ENODEV;

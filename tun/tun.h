@@ -9,12 +9,19 @@
 #include <net/if.h>
 
 #define TUN_F_MULTI_QUEUE 1u  /* IFF_MULTI_QUEUE: more fds via tun_open_queue */
+#define TUN_F_VNET_HDR 2u     /* IFF_VNET_HDR + offloads: every packet carries a
+			       * struct virtio_net_hdr (see offload.h) */
+
+/* Offloads the kernel accepted (TUNSETOFFLOAD), in tun_dev.offloads. */
+#define TUN_OFF_CSUM 1u  /* partial checksums may come our way */
+#define TUN_OFF_TSO 2u   /* TCP super-packets (TSO4/TSO6) both ways */
 
 struct tun_dev {
 	int fd;
 	int ifindex;
 	char name[IFNAMSIZ];
 	unsigned flags;
+	unsigned offloads;
 };
 
 /* Creates TUN interface `name` (IFF_TUN|IFF_NO_PI, non-persistent, O_CLOEXEC,
