@@ -31,7 +31,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: constella-wg [-f|--foreground] INTERFACE-NAME\n"
 		   "       constella-wg --version\n"
 		   "Environment: LOG_LEVEL=error|info|debug (default info),\n"
-		   "             WG_PROCESS_FOREGROUND=1 (same as -f).\n");
+		   "             WG_PROCESS_FOREGROUND=1 (same as -f),\n"
+		   "             CONSTELLA_WG_OFFLOAD=0 (no TSO/GSO/GRO offloads).\n");
 }
 
 /* Test-only: CONSTELLA_WG_TEST_TIMERS="rekey_after_time=3,keepalive_timeout=1"
@@ -146,6 +147,9 @@ int main(int argc, char **argv)
 	cst_log_init(ifname, level);
 	cfg.ifname = ifname;
 	wg_timer_config_default(&cfg.timers);
+	env = getenv("CONSTELLA_WG_OFFLOAD");
+	if (env && !strcmp(env, "0"))
+		cfg.no_offload = 1;
 	env = getenv("CONSTELLA_WG_TEST_TIMERS");
 	if (env && *env) {
 		if (parse_test_timers(env, &cfg.timers) < 0) {

@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "proto.h"
+#include "offload.h"
 #include "tun.h"
 #include "uapi.h"
 
@@ -28,6 +29,16 @@
 #define WG_DEV_STAGED_MAX 128     /* packets queued per peer while handshaking */
 #define WG_DEV_LOAD_THRESHOLD 64  /* handshake messages/s before cookies are required */
 #define WG_DEV_TICK_MS 50
+#define WG_DEV_MAX_SEGS 64        /* segments of one TSO super-packet */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 
 struct wg_dev_peer {
 	struct wg_device *dev;
@@ -44,6 +55,10 @@ struct wg_device {
 	struct wg_proto proto;
 	struct wg_allowedips aips;
 	struct tun_dev tun;
+	bool vnet;                  /* packets on the TUN carry a virtio_net_hdr */
+	bool tun_tso;               /* ...and the kernel takes TCP super-packets */
+	atomic_bool udp_gso;        /* UDP_SEGMENT works (cleared on first refusal) */
+	size_t seg_stride;          /* room per segment: MTU rounded up */
 	unsigned mtu;
 	struct wg_timer_config tcfg;
 
@@ -135,6 +150,11 @@ static int wg_dev_open_socket(uint16_t port, uint32_t fwmark, int *fd_out, int *
 		*family_out = AF_INET;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	{
+		/* Coalesced receive: one recvmmsg slot may carry many datagrams. */
+		int one = 1;
+		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	if (fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
@@ -308,6 +328,116 @@ static void wg_dev_flush_staged(struct wg_dev_peer *dp, bool keepalive_if_empty)
 	free(buf);
 }
 
+/* Sends n sealed messages laid out back to back in buf (sizes in lens; all
+ * equal but the last), with one UDP GSO sendmsg when the kernel allows it,
+ * otherwise one sendmmsg. */
+static void wg_dev_send_segments(struct wg_device *dev, const struct sockaddr_storage *to,
+				 uint8_t *buf, const size_t *lens, unsigned n)
+{
+	struct sockaddr_storage sa;
+	socklen_t sl;
+	size_t total = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		total += lens[i];
+	pthread_rwlock_rdlock(&dev->sock_lock);
+	sl = wg_dev_sockaddr(dev, to, &sa);
+	if (n > 1 && atomic_load(&dev->udp_gso)) {
+		char ctrl[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
+		struct iovec iov = { .iov_base = buf, .iov_len = total };
+		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sl, .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = ctrl,
+				     .msg_controllen = sizeof(ctrl) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		uint16_t seg = (uint16_t)lens[0];
+
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		if (sendmsg(dev->udp_fd, &mh, 0) >= 0) {
+			pthread_rwlock_unlock(&dev->sock_lock);
+			return;
+		}
+		if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
+			cst_info("UDP GSO unavailable (%s); sending segments one by one",
+				 strerror(errno));
+			atomic_store(&dev->udp_gso, false);
+		}
+	}
+	{
+		struct mmsghdr msgs[WG_DEV_MAX_SEGS];
+		struct iovec iov[WG_DEV_MAX_SEGS];
+		size_t off = 0;
+		unsigned sent = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			iov[i].iov_base = buf + off;
+			iov[i].iov_len = lens[i];
+			off += lens[i];
+			memset(&msgs[i], 0, sizeof(msgs[i]));
+			msgs[i].msg_hdr.msg_name = &sa;
+			msgs[i].msg_hdr.msg_namelen = sl;
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		while (sent < n) {
+			int r = sendmmsg(dev->udp_fd, msgs + sent, n - sent, 0);
+			if (r <= 0) {
+				cst_debug("sendmmsg: %s", strerror(errno));
+				break;
+			}
+			sent += (unsigned)r;
+		}
+	}
+	pthread_rwlock_unlock(&dev->sock_lock);
+}
+
+/* Encrypts the segments of one TUN read for dp and sends them in one go.
+ * Returns -ENOKEY when there is no session (caller stages). */
+static int wg_dev_seal_segments(struct wg_dev_peer *dp, uint8_t *segs, size_t stride,
+				const size_t *seg_len, unsigned n, uint8_t *out, size_t out_cap)
+{
+	struct wg_device *dev = dp->dev;
+	size_t lens[WG_DEV_MAX_SEGS], off = 0, bytes = 0;
+	struct sockaddr_storage ep;
+	struct wg_keypair *kp;
+	uint64_t now = wg_now(), counter = 0;
+	unsigned done = 0;
+	bool rekey = false;
+
+	kp = wg_peer_current_keypair(dp->peer);
+	if (!kp)
+		return -ENOKEY;
+	for (unsigned i = 0; i < n; i++) {
+		ssize_t m = wg_keypair_seal(kp, out + off, out_cap - off, segs + i * stride,
+					    seg_len[i], dev->mtu, now, &counter);
+		if (m < 0)
+			break;
+		lens[done++] = (size_t)m;
+		off += (size_t)m;
+	}
+	if (done)
+		rekey = wg_timers_should_rekey_on_send(&dp->timers, kp->i_am_initiator,
+						       kp->birth_ns, counter, now);
+	wg_keypair_put(kp);
+	if (!done)
+		return -ENOKEY; /* expired under us: a new handshake is due */
+	if (!wg_peer_get_endpoint(dp->peer, &ep))
+		return -EDESTADDRREQ;
+	wg_dev_send_segments(dev, &ep, out, lens, done);
+	bytes = off;
+	atomic_fetch_add(&dp->peer->tx_bytes, (uint64_t)bytes);
+	pthread_mutex_lock(&dp->lock);
+	wg_timers_data_sent(&dp->timers, now);
+	wg_timers_any_authenticated_packet_sent(&dp->timers, now);
+	wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
+	pthread_mutex_unlock(&dp->lock);
+	if (rekey)
+		wg_dev_send_initiation(dp, false);
+	return 0;
+}
+
 /* ---- outbound: TUN → encrypt → UDP ---- */
 
 static int wg_dev_ip_dst(const uint8_t *pkt, size_t len, int *family, const uint8_t **addr)
@@ -328,9 +458,13 @@ static int wg_dev_ip_dst(const uint8_t *pkt, size_t len, int *family, const uint
 static void *wg_dev_tun_thread(void *arg)
 {
 	struct wg_device *dev = arg;
-	uint8_t *pkt = malloc(WG_DEV_BUF), *out = malloc(WG_DEV_BUF + 64);
+	size_t stride = dev->seg_stride, seg_len[WG_DEV_MAX_SEGS];
+	size_t out_cap = WG_DEV_MAX_SEGS * (stride + 64);
+	uint8_t *rbuf = malloc(TUN_VNET_HDR_LEN + WG_DEV_BUF);
+	uint8_t *segs = malloc(WG_DEV_MAX_SEGS * stride);
+	uint8_t *out = malloc(out_cap);
 
-	while (pkt && out && !atomic_load(&dev->stopping)) {
+	while (rbuf && segs && out && !atomic_load(&dev->stopping)) {
 		struct pollfd pfd[2] = { { .fd = dev->tun.fd, .events = POLLIN },
 					 { .fd = dev->stop_fd, .events = POLLIN } };
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
@@ -343,11 +477,11 @@ static void *wg_dev_tun_thread(void *arg)
 			break;
 		}
 		for (int i = 0; i < WG_DEV_BATCH; i++) {
-			ssize_t n = read(dev->tun.fd, pkt, WG_DEV_BUF);
-			const uint8_t *dst;
+			ssize_t n = read(dev->tun.fd, rbuf, TUN_VNET_HDR_LEN + WG_DEV_BUF);
+			const uint8_t *dst, *pkt;
 			struct wg_peer *peer;
 			struct wg_dev_peer *dp;
-			int family, ret;
+			int family, nseg, ret;
 
 			if (n < 0) {
 				if (errno != EAGAIN && errno != EINTR) {
@@ -357,7 +491,27 @@ static void *wg_dev_tun_thread(void *arg)
 				}
 				break;
 			}
-			if (wg_dev_ip_dst(pkt, (size_t)n, &family, &dst) < 0)
+			if (dev->vnet) {
+				struct virtio_net_hdr h;
+				if ((size_t)n < TUN_VNET_HDR_LEN)
+					continue;
+				memcpy(&h, rbuf, sizeof(h));
+				/* A TSO super-packet becomes MTU-sized segments here. */
+				nseg = tun_gso_split(rbuf + TUN_VNET_HDR_LEN, (size_t)n - TUN_VNET_HDR_LEN,
+						     &h, segs, stride, WG_DEV_MAX_SEGS, seg_len);
+				if (nseg <= 0) {
+					cst_debug("dropped unsplittable TUN packet: %s", strerror(-nseg));
+					continue;
+				}
+			} else {
+				if ((size_t)n > stride)
+					continue;
+				memcpy(segs, rbuf, (size_t)n);
+				seg_len[0] = (size_t)n;
+				nseg = 1;
+			}
+			pkt = segs;
+			if (wg_dev_ip_dst(pkt, seg_len[0], &family, &dst) < 0)
 				continue;
 			/* Cryptokey routing: the destination picks the peer. */
 			peer = wg_allowedips_lookup_get(&dev->aips, family, dst, wg_dev_peer_ref);
@@ -365,9 +519,11 @@ static void *wg_dev_tun_thread(void *arg)
 				continue;
 			dp = peer->user;
 			if (!peer->removed) {
-				ret = wg_dev_seal_send(dp, pkt, (size_t)n, out, WG_DEV_BUF + 64);
+				ret = wg_dev_seal_segments(dp, segs, stride, seg_len, (unsigned)nseg,
+							   out, out_cap);
 				if (ret == -ENOKEY) {
-					wg_dev_stage(dp, pkt, (size_t)n);
+					for (int k = 0; k < nseg; k++)
+						wg_dev_stage(dp, segs + (size_t)k * stride, seg_len[k]);
 					wg_dev_send_initiation(dp, false);
 				}
 			}
@@ -375,7 +531,8 @@ static void *wg_dev_tun_thread(void *arg)
 		}
 	}
 out:
-	free(pkt);
+	free(rbuf);
+	free(segs);
 	free(out);
 	return NULL;
 }
@@ -419,8 +576,38 @@ static ssize_t wg_dev_inner_len(const uint8_t *p, size_t len, int *family, const
 	return -EINVAL;
 }
 
+/* Writes what the coalescer holds to the TUN. */
+static void wg_dev_gro_flush(struct wg_device *dev, struct tun_gro *g)
+{
+	size_t n;
+
+	if (!g->len)
+		return;
+	n = tun_gro_finish(g);
+	if (write(dev->tun.fd, g->buf, n) < 0)
+		cst_debug("TUN write: %s", strerror(errno));
+}
+
+static void wg_dev_tun_deliver(struct wg_device *dev, struct tun_gro *g, const uint8_t *pkt,
+			       size_t len)
+{
+	if (!dev->vnet) {
+		if (write(dev->tun.fd, pkt, len) < 0)
+			cst_debug("TUN write: %s", strerror(errno));
+		return;
+	}
+	if (!dev->tun_tso)
+		wg_dev_gro_flush(dev, g); /* no super-packets: one at a time */
+	if (!tun_gro_add(g, pkt, len)) {
+		wg_dev_gro_flush(dev, g);
+		if (!tun_gro_add(g, pkt, len))
+			return; /* larger than any super-packet: cannot happen below MTU */
+	}
+}
+
 static void wg_dev_handle_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
-				   const struct sockaddr_storage *from, socklen_t fl)
+				   const struct sockaddr_storage *from, socklen_t fl,
+				   struct tun_gro *g)
 {
 	struct wg_proto_result r;
 	struct sockaddr_storage src = *from;
@@ -527,8 +714,7 @@ static void wg_dev_handle_datagram(struct wg_device *dev, uint8_t *buf, size_t l
 			cst_debug("dropped packet with source not allowed for its peer");
 			break;
 		}
-		if (write(dev->tun.fd, plain, (size_t)n) < 0)
-			cst_debug("TUN write: %s", strerror(errno));
+		wg_dev_tun_deliver(dev, g, plain, (size_t)n);
 		break;
 	}
 	default:
@@ -544,8 +730,11 @@ static void *wg_dev_udp_thread(void *arg)
 	struct iovec *iov = calloc(WG_DEV_BATCH, sizeof(*iov));
 	struct sockaddr_storage *from = calloc(WG_DEV_BATCH, sizeof(*from));
 	uint8_t *bufs = malloc((size_t)WG_DEV_BATCH * WG_DEV_BUF);
+	enum { CTRL = CMSG_SPACE(sizeof(int)) };
+	uint8_t *ctrl = calloc(WG_DEV_BATCH, CTRL);
+	struct tun_gro g = { .buf = malloc(TUN_VNET_HDR_LEN + TUN_MAX_SUPER) };
 
-	if (!msgs || !iov || !from || !bufs)
+	if (!msgs || !iov || !from || !bufs || !ctrl || !g.buf)
 		goto out;
 	while (!atomic_load(&dev->stopping)) {
 		struct pollfd pfd[2];
@@ -569,15 +758,40 @@ static void *wg_dev_udp_thread(void *arg)
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &from[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_control = ctrl + (size_t)i * CTRL;
+			msgs[i].msg_hdr.msg_controllen = CTRL;
 		}
 		pthread_rwlock_rdlock(&dev->sock_lock);
 		n = dev->udp_fd == fd ? recvmmsg(fd, msgs, WG_DEV_BATCH, MSG_DONTWAIT, NULL) : 0;
 		pthread_rwlock_unlock(&dev->sock_lock);
-		for (int i = 0; i < n; i++)
-			wg_dev_handle_datagram(dev, iov[i].iov_base, msgs[i].msg_len, &from[i],
-					       msgs[i].msg_hdr.msg_namelen);
+		for (int i = 0; i < n; i++) {
+			uint8_t *p = iov[i].iov_base;
+			size_t left = msgs[i].msg_len, seg = left;
+			struct cmsghdr *cm;
+
+			/* With UDP GRO one slot may hold several datagrams of gso_size. */
+			for (cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm;
+			     cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
+				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+					int gs;
+					memcpy(&gs, CMSG_DATA(cm), sizeof(gs));
+					if (gs > 0)
+						seg = (size_t)gs;
+				}
+			}
+			while (left > 0) {
+				size_t one = left < seg ? left : seg;
+				wg_dev_handle_datagram(dev, p, one, &from[i],
+						       msgs[i].msg_hdr.msg_namelen, &g);
+				p += one;
+				left -= one;
+			}
+		}
+		wg_dev_gro_flush(dev, &g);
 	}
 out:
+	free(ctrl);
+	free(g.buf);
 	free(msgs);
 	free(iov);
 	free(from);
@@ -892,9 +1106,17 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 	ret = wg_proto_init(&dev->proto);
 	if (ret < 0)
 		goto fail;
-	ret = tun_open(cfg->ifname, 0, cfg->tun_path, &dev->tun);
+	ret = tun_open(cfg->ifname, cfg->no_offload ? 0 : TUN_F_VNET_HDR, cfg->tun_path, &dev->tun);
 	if (ret < 0)
 		goto fail;
+	dev->vnet = !cfg->no_offload;
+	dev->tun_tso = dev->vnet && (dev->tun.offloads & TUN_OFF_TSO);
+	atomic_store(&dev->udp_gso, !cfg->no_offload);
+	dev->seg_stride = (dev->mtu + 63) & ~(size_t)63;
+	if (dev->seg_stride < 1536)
+		dev->seg_stride = 1536;
+	cst_info("offloads: TUN %s, UDP GSO/GRO %s", dev->tun_tso ? "TSO+checksum" :
+		 dev->vnet ? "checksum only" : "off", cfg->no_offload ? "off" : "on");
 	ret = tun_set_mtu(dev->tun.ifindex, dev->mtu);
 	if (ret < 0)
 		cst_warn("cannot set MTU %u: %s", dev->mtu, strerror(-ret));

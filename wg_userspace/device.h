@@ -20,6 +20,7 @@ struct wg_device_config {
 	struct wg_timer_config timers; /* protocol constants unless a test shortens them */
 	const char *uapi_dir;          /* NULL = /var/run/wireguard */
 	const char *tun_path;          /* NULL = /dev/net/tun */
+	int no_offload;                /* 1: no TUN vnet header, no UDP GSO/GRO */
 };
 
 /* Creates the TUN interface and the UAPI socket and starts the threads.
