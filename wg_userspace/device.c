@@ -736,6 +736,8 @@ static void *wg_dev_udp_thread(void *arg)
 
 	if (!msgs || !iov || !from || !bufs || !ctrl || !g.buf)
 		goto out;
+	bool busy = false;
+
 	while (!atomic_load(&dev->stopping)) {
 		struct pollfd pfd[2];
 		int n, fd;
@@ -745,11 +747,15 @@ static void *wg_dev_udp_thread(void *arg)
 		pthread_rwlock_unlock(&dev->sock_lock);
 		pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
-		/* Bounded wait so a rebound socket is picked up promptly. */
-		if (poll(pfd, 2, 200) <= 0)
-			continue;
-		if (pfd[1].revents)
-			break;
+		/* Sleep only when the last batch drained the socket: under load
+		 * the next recvmmsg comes without a poll in between. Bounded
+		 * wait so a rebound socket is picked up promptly. */
+		if (!busy) {
+			if (poll(pfd, 2, 200) <= 0)
+				continue;
+			if (pfd[1].revents)
+				break;
+		}
 		for (int i = 0; i < WG_DEV_BATCH; i++) {
 			iov[i].iov_base = bufs + (size_t)i * WG_DEV_BUF;
 			iov[i].iov_len = WG_DEV_BUF;
@@ -764,6 +770,7 @@ static void *wg_dev_udp_thread(void *arg)
 		pthread_rwlock_rdlock(&dev->sock_lock);
 		n = dev->udp_fd == fd ? recvmmsg(fd, msgs, WG_DEV_BATCH, MSG_DONTWAIT, NULL) : 0;
 		pthread_rwlock_unlock(&dev->sock_lock);
+		busy = n == WG_DEV_BATCH;
 		for (int i = 0; i < n; i++) {
 			uint8_t *p = iov[i].iov_base;
 			size_t left = msgs[i].msg_len, seg = left;
