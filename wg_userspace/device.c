@@ -287,7 +287,8 @@ static void wg_dev_stage(struct wg_dev_peer *dp, const uint8_t *pkt, size_t len)
 	}
 	copy = malloc(len ? len : 1); /* slow path only: no session yet */
 	if (copy) {
-		memcpy(copy, pkt, len);
+		if (len)
+			memcpy(copy, pkt, len);
 		dp->staged[dp->staged_n] = copy;
 		dp->staged_len[dp->staged_n] = (uint16_t)len;
 		dp->staged_n++;

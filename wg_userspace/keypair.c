@@ -101,8 +101,8 @@ ssize_t wg_keypair_seal(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
 				      memory_order_relaxed);
 		return -EKEYEXPIRED;
 	}
-	if (src != hdr->encrypted)
-		memmove(hdr->encrypted, src, len);
+	if (len && src != hdr->encrypted)
+		memmove(hdr->encrypted, src, len); /* len 0 (keepalive) may come with src NULL */
 	memset(hdr->encrypted + len, 0, padded - len);
 	hdr->type = wg_le32(WG_MSG_TRANSPORT);
 	hdr->receiver_index = kp->remote_index;
