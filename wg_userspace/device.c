@@ -236,6 +236,22 @@ static void wg_dev_send_initiation(struct wg_dev_peer *dp, bool is_retry)
 	wg_dev_send(dev, &ep, &msg, sizeof(msg));
 }
 
+/* Bookkeeping after sealed bytes left for dp: counters, timers, and the
+ * rekey the send path asked for. */
+static void wg_dev_after_send(struct wg_dev_peer *dp, size_t bytes, bool data, bool rekey,
+			      uint64_t now)
+{
+	atomic_fetch_add(&dp->peer->tx_bytes, (uint64_t)bytes);
+	pthread_mutex_lock(&dp->lock);
+	if (data)
+		wg_timers_data_sent(&dp->timers, now);
+	wg_timers_any_authenticated_packet_sent(&dp->timers, now);
+	wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
+	pthread_mutex_unlock(&dp->lock);
+	if (rekey)
+		wg_dev_send_initiation(dp, false);
+}
+
 /* Seals and sends one plaintext (0 bytes = keepalive). Returns -ENOKEY when
  * there is no session yet. Caller holds no locks. */
 static int wg_dev_seal_send(struct wg_dev_peer *dp, const uint8_t *pkt, size_t len, uint8_t *buf,
@@ -260,15 +276,7 @@ static int wg_dev_seal_send(struct wg_dev_peer *dp, const uint8_t *pkt, size_t l
 	if (!wg_peer_get_endpoint(dp->peer, &ep))
 		return -EDESTADDRREQ;
 	wg_dev_send(dev, &ep, buf, (size_t)n);
-	atomic_fetch_add(&dp->peer->tx_bytes, (uint64_t)n);
-	pthread_mutex_lock(&dp->lock);
-	if (len)
-		wg_timers_data_sent(&dp->timers, now);
-	wg_timers_any_authenticated_packet_sent(&dp->timers, now);
-	wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
-	pthread_mutex_unlock(&dp->lock);
-	if (rekey)
-		wg_dev_send_initiation(dp, false);
+	wg_dev_after_send(dp, (size_t)n, len > 0, rekey, now);
 	return 0;
 }
 
@@ -400,7 +408,7 @@ static int wg_dev_seal_segments(struct wg_dev_peer *dp, uint8_t *segs, size_t st
 				const size_t *seg_len, unsigned n, uint8_t *out, size_t out_cap)
 {
 	struct wg_device *dev = dp->dev;
-	size_t lens[WG_DEV_MAX_SEGS], off = 0, bytes = 0;
+	size_t lens[WG_DEV_MAX_SEGS], off = 0;
 	struct sockaddr_storage ep;
 	struct wg_keypair *kp;
 	uint64_t now = wg_now(), counter = 0;
@@ -427,15 +435,7 @@ static int wg_dev_seal_segments(struct wg_dev_peer *dp, uint8_t *segs, size_t st
 	if (!wg_peer_get_endpoint(dp->peer, &ep))
 		return -EDESTADDRREQ;
 	wg_dev_send_segments(dev, &ep, out, lens, done);
-	bytes = off;
-	atomic_fetch_add(&dp->peer->tx_bytes, (uint64_t)bytes);
-	pthread_mutex_lock(&dp->lock);
-	wg_timers_data_sent(&dp->timers, now);
-	wg_timers_any_authenticated_packet_sent(&dp->timers, now);
-	wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
-	pthread_mutex_unlock(&dp->lock);
-	if (rekey)
-		wg_dev_send_initiation(dp, false);
+	wg_dev_after_send(dp, off, true, rekey, now);
 	return 0;
 }
 

@@ -24,23 +24,8 @@ tunaddr $NA $IA 10.216.0.1/24; tunaddr $NB $IB 10.216.0.2/24
 must_ping $NA 10.216.0.2 1 || fail=1
 h1=$(ip netns exec $NB wg show $IB latest-handshakes | cut -f2)
 # ~8 s of transfer: several rekeys at 2 s must happen underneath it
-ip netns exec $NB python3 -c '
-import socket,hashlib
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("10.216.0.2",7100)); s.listen(1); s.settimeout(30)
-c,_=s.accept(); c.settimeout(30); h=hashlib.sha256(); n=0
-while True:
-    b=c.recv(65536)
-    if not b: break
-    h.update(b); n+=len(b)
-print(n,h.hexdigest())' > "$WORK/rk.recv" &
-r=$!; sleep 0.3
-ip netns exec $NA python3 -c '
-import socket,hashlib,time,os
-s=socket.create_connection(("10.216.0.2",7100),timeout=10); s.settimeout(30); h=hashlib.sha256(); n=0
-end=time.time()+8; blk=os.urandom(65536)
-while time.time()<end:
-    s.sendall(blk); h.update(blk); n+=len(blk); time.sleep(0.002)
-s.shutdown(socket.SHUT_WR); s.recv(1); print(n,h.hexdigest())' > "$WORK/rk.send" || true
+recv_sha $NB 10.216.0.2 7100 "$WORK/rk.recv"; r=$RECV_PID
+send_for $NA 10.216.0.2 7100 8 "$WORK/rk.send"
 wait $r || true
 h2=$(ip netns exec $NB wg show $IB latest-handshakes | cut -f2)
 inits=$(grep -c "sending handshake initiation" "$WORK/$IA.log" || true)
@@ -50,23 +35,8 @@ else bad "transfer across rekeys: [$(cat "$WORK/rk.send")] vs [$(cat "$WORK/rk.r
 if [ "$h2" -gt "$h1" ]; then ok "new handshake during the transfer ($h1 -> $h2)"; else bad "no rekey happened"; fi
 
 # --- roaming: A moves to a new underlay address mid-transfer ---
-ip netns exec $NB python3 -c '
-import socket,hashlib
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("10.216.0.2",7101)); s.listen(1); s.settimeout(30)
-c,_=s.accept(); c.settimeout(30); h=hashlib.sha256(); n=0
-while True:
-    b=c.recv(65536)
-    if not b: break
-    h.update(b); n+=len(b)
-print(n,h.hexdigest())' > "$WORK/rm.recv" &
-r=$!; sleep 0.3
-ip netns exec $NA python3 -c '
-import socket,hashlib,time,os
-s=socket.create_connection(("10.216.0.2",7101),timeout=10); s.settimeout(30); h=hashlib.sha256(); n=0
-end=time.time()+4; blk=os.urandom(65536)
-while time.time()<end:
-    s.sendall(blk); h.update(blk); n+=len(blk); time.sleep(0.002)
-s.shutdown(socket.SHUT_WR); s.recv(1); print(n,h.hexdigest())' > "$WORK/rm.send" &
+recv_sha $NB 10.216.0.2 7101 "$WORK/rm.recv"; r=$RECV_PID
+send_for $NA 10.216.0.2 7101 4 "$WORK/rm.send" &
 s=$!
 sleep 1.5
 ip -n $NA addr add 10.215.0.5/32 dev $LINK_A

@@ -105,3 +105,31 @@ PY
     return 1
   fi
 }
+
+# For transfers that must run while something happens underneath (rekey,
+# roaming): recv_sha NS ADDR PORT OUT starts a receiver in the background
+# (PID in RECV_PID) that prints "bytes sha256"; send_for NS ADDR PORT SECS OUT
+# sends random data for SECS seconds and prints the same for what it sent.
+recv_sha() {
+  ip netns exec "$1" python3 -c '
+import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(30)
+c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+print(n, h.hexdigest())' "$2" "$3" > "$4" &
+  RECV_PID=$!
+  sleep 0.3
+}
+send_for() {
+  ip netns exec "$1" python3 -c '
+import hashlib, os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10); s.settimeout(30)
+h = hashlib.sha256(); n = 0; end = time.time() + float(sys.argv[3]); blk = os.urandom(65536)
+while time.time() < end:
+    s.sendall(blk); h.update(blk); n += len(blk); time.sleep(0.002)
+s.shutdown(socket.SHUT_WR); s.recv(1); print(n, h.hexdigest())' "$2" "$3" "$4" > "$5" || true
+}
