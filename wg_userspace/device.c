@@ -78,6 +78,10 @@ struct wg_device {
 	pthread_t tun_thread, udp_thread, timer_thread;
 	struct wg_uapi_server *uapi;
 
+	/* batching statistics, logged at shutdown (debug) */
+	atomic_uint_fast64_t st_tun_reads, st_tun_segs, st_udp_calls, st_udp_dgrams;
+	atomic_uint_fast64_t st_tun_writes, st_tun_write_pkts;
+
 	/* under-load estimate: handshake messages in the current second */
 	atomic_uint_fast64_t load_window;
 	atomic_uint load_count;
@@ -511,6 +515,8 @@ static void *wg_dev_tun_thread(void *arg)
 				seg_len[0] = (size_t)n;
 				nseg = 1;
 			}
+			atomic_fetch_add_explicit(&dev->st_tun_reads, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&dev->st_tun_segs, (uint64_t)nseg, memory_order_relaxed);
 			pkt = segs;
 			if (wg_dev_ip_dst(pkt, seg_len[0], &family, &dst) < 0)
 				continue;
@@ -584,6 +590,8 @@ static void wg_dev_gro_flush(struct wg_device *dev, struct tun_gro *g)
 
 	if (!g->len)
 		return;
+	atomic_fetch_add_explicit(&dev->st_tun_writes, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&dev->st_tun_write_pkts, g->segs, memory_order_relaxed);
 	n = tun_gro_finish(g);
 	if (write(dev->tun.fd, g->buf, n) < 0)
 		cst_debug("TUN write: %s", strerror(errno));
@@ -772,6 +780,8 @@ static void *wg_dev_udp_thread(void *arg)
 		n = dev->udp_fd == fd ? recvmmsg(fd, msgs, WG_DEV_BATCH, MSG_DONTWAIT, NULL) : 0;
 		pthread_rwlock_unlock(&dev->sock_lock);
 		busy = n == WG_DEV_BATCH;
+		if (n > 0)
+			atomic_fetch_add_explicit(&dev->st_udp_calls, 1, memory_order_relaxed);
 		for (int i = 0; i < n; i++) {
 			uint8_t *p = iov[i].iov_base;
 			size_t left = msgs[i].msg_len, seg = left;
@@ -789,6 +799,7 @@ static void *wg_dev_udp_thread(void *arg)
 			}
 			while (left > 0) {
 				size_t one = left < seg ? left : seg;
+				atomic_fetch_add_explicit(&dev->st_udp_dgrams, 1, memory_order_relaxed);
 				wg_dev_handle_datagram(dev, p, one, &from[i],
 						       msgs[i].msg_hdr.msg_namelen, &g);
 				p += one;
@@ -1185,6 +1196,17 @@ void wg_device_free(struct wg_device *dev)
 	pthread_join(dev->tun_thread, NULL);
 	pthread_join(dev->udp_thread, NULL);
 	pthread_join(dev->timer_thread, NULL);
+	{
+		/* How well batching worked: segments per TUN read (TSO), datagrams
+		 * per receive call (recvmmsg + GRO), packets per TUN write (GRO). */
+		uint64_t r = atomic_load(&dev->st_tun_reads), c = atomic_load(&dev->st_udp_calls);
+		uint64_t w = atomic_load(&dev->st_tun_writes);
+		cst_debug("batching: %.1f segments/TUN read, %.1f datagrams/receive call, "
+			  "%.1f packets/TUN write",
+			  r ? (double)atomic_load(&dev->st_tun_segs) / (double)r : 0.0,
+			  c ? (double)atomic_load(&dev->st_udp_dgrams) / (double)c : 0.0,
+			  w ? (double)atomic_load(&dev->st_tun_write_pkts) / (double)w : 0.0);
+	}
 	pthread_mutex_lock(&dev->conf_lock);
 	pthread_mutex_lock(&dev->peers_lock);
 	while (dev->peers)
