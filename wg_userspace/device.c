@@ -854,31 +854,39 @@ static void wg_dev_run_timers(struct wg_dev_peer *dp, uint64_t now)
 static void *wg_dev_timer_thread(void *arg)
 {
 	struct wg_device *dev = arg;
+	struct wg_peer **batch = NULL;
+	size_t cap = 0;
 
 	while (!atomic_load(&dev->stopping)) {
 		struct pollfd pfd = { .fd = dev->stop_fd, .events = POLLIN };
-		struct wg_peer *batch[256];
-		unsigned n = 0;
+		size_t n = 0, count = 0;
 		uint64_t now;
 
 		if (poll(&pfd, 1, WG_DEV_TICK_MS) > 0)
 			break;
 		now = wg_now();
+		/* Take references to every peer, then run their timers unlocked
+		 * (sending may take the peer locks the UAPI also needs). */
 		pthread_mutex_lock(&dev->peers_lock);
-		for (struct wg_dev_peer *dp = dev->peers; dp; dp = dp->next) {
-			if (n == 256) {
-				/* Run this batch unlocked, then continue. */
-				break;
+		for (struct wg_dev_peer *dp = dev->peers; dp; dp = dp->next)
+			count++;
+		if (count > cap) {
+			struct wg_peer **grown = realloc(batch, count * sizeof(*batch));
+			if (grown) {
+				batch = grown;
+				cap = count;
 			}
-			batch[n++] = wg_peer_get(dp->peer);
 		}
+		for (struct wg_dev_peer *dp = dev->peers; dp && n < cap; dp = dp->next)
+			batch[n++] = wg_peer_get(dp->peer);
 		pthread_mutex_unlock(&dev->peers_lock);
-		for (unsigned i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i++) {
 			if (!batch[i]->removed)
 				wg_dev_run_timers(batch[i]->user, now);
 			wg_peer_put(batch[i]);
 		}
 	}
+	free(batch);
 	return NULL;
 }
 

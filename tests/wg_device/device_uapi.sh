@@ -73,4 +73,26 @@ check "peer removed" '[ -z "$($WA show $IA peers)" ]'
 check "packets flowed before the removal" 'grep -q "bytes from 10.212.0.2" "$WORK/flow.out"'
 check "device still alive after removal under traffic" 'kill -0 ${PIDS[0]}'
 check "no traffic after removal" '! ip netns exec $NA ping -c 1 -W 1 10.212.0.2 >/dev/null 2>&1'
+
+# Timers run for every peer, not just the first few hundred: 300 peers,
+# only the last one has an endpoint and a 1 s persistent keepalive, and its
+# handshake initiation must arrive.
+python3 - "$WORK/many.conf" <<'PY'
+import base64, os, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(299):
+        f.write("[Peer]\nPublicKey = %s\nAllowedIPs = 10.250.%d.%d/32\n\n" % (
+            base64.b64encode(os.urandom(32)).decode(), i // 250, i % 250 + 1))
+PY
+$WA addconf $IA "$WORK/many.conf"
+ip netns exec $NB python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.211.0.2", 7777)); s.settimeout(8)
+b, _ = s.recvfrom(2048); print(len(b), b[0])' > "$WORK/init.out" 2>&1 &
+lpid=$!
+sleep 0.3
+$WA set $IA peer "$(pub C)" allowed-ips 10.212.0.99/32 endpoint 10.211.0.2:7777 persistent-keepalive 1
+wait $lpid || true
+check "300 peers configured" '[ "$($WA show $IA peers | wc -l)" -ge 300 ]'
+check "the 300th peer's keepalive timer started a handshake" '[ "$(cat $WORK/init.out)" = "148 1" ]'
 exit $fail
