@@ -8,6 +8,7 @@
  * down cleanly: socket and interface removed, keys wiped. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,6 @@
 #include "device.h"
 #include "log.h"
 
-#ifndef CONSTELLA_VERSION
-#define CONSTELLA_VERSION "0.1.0"
-#endif
 
 enum { EXIT_SETUP_FAILED = 1, EXIT_USAGE = 2 };
 
