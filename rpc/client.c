@@ -1,0 +1,343 @@
+/* The RPC client: libcurl's multi interface driven by libev (curl tells us
+ * which sockets and which timeout to watch; we tell it what happened). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "rpc.h"
+
+#define RPC_MAX_REPLY (4u << 20)
+
+struct rpc_req {
+	struct rpc_client *c;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;
+	char *resp;
+	size_t resp_len, resp_cap;
+	bool too_big;
+	rpc_done_fn done;
+	void *user;
+	struct rpc_req *next, *prev;
+};
+
+struct rpc_client {
+	struct ev_loop *loop;
+	CURLM *multi;
+	ev_timer timer;
+	uint8_t secret[RPC_SECRET_MAX];
+	size_t secret_len;
+	struct rpc_req *reqs;
+};
+
+struct rpc_sock {
+	ev_io io;
+	struct rpc_client *c;
+};
+
+static void rpc_req_free(struct rpc_req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		r->c->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	curl_multi_remove_handle(r->c->multi, r->easy);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	free(r->body);
+	free(r->resp);
+	free(r);
+}
+
+static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
+{
+	long status = 0;
+	cJSON *doc = NULL, *ok, *result, *error;
+	rpc_done_fn done = r->done;
+	void *user = r->user;
+	const char *msg = NULL;
+	int err = 0;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		err = -ETIMEDOUT;
+		msg = "timed out";
+	} else if (cc == CURLE_COULDNT_CONNECT) {
+		err = -ECONNREFUSED;
+		msg = "connection refused";
+	} else if (cc != CURLE_OK) {
+		err = -EIO;
+		msg = curl_easy_strerror(cc);
+	} else if (r->too_big) {
+		err = -EPROTO;
+		msg = "reply too large";
+	} else {
+		doc = cJSON_ParseWithLength(r->resp ? r->resp : "", r->resp_len);
+		ok = doc ? cJSON_GetObjectItemCaseSensitive(doc, "ok") : NULL;
+		error = doc ? cJSON_GetObjectItemCaseSensitive(doc, "error") : NULL;
+		if (!cJSON_IsObject(doc) || !cJSON_IsBool(ok)) {
+			err = status == 401 ? -EACCES : -EPROTO;
+			msg = "malformed reply";
+		} else if (cJSON_IsTrue(ok) && status == 200) {
+			result = cJSON_GetObjectItemCaseSensitive(doc, "result");
+			rpc_req_free(r);
+			done(user, 0, result, NULL);
+			cJSON_Delete(doc);
+			return;
+		} else {
+			err = status == 401 ? -EACCES : -EREMOTEIO;
+			msg = cJSON_IsString(error) ? error->valuestring : "error without a reason";
+		}
+	}
+	rpc_req_free(r);
+	done(user, err, NULL, msg);
+	cJSON_Delete(doc);
+}
+
+static void rpc_client_check(struct rpc_client *c)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(c->multi, &left))) {
+		if (m->msg == CURLMSG_DONE) {
+			struct rpc_req *r = NULL;
+			CURLcode cc = m->data.result;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+			rpc_req_finish(r, cc);
+		}
+	}
+}
+
+static void rpc_client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rpc_sock *s = (struct rpc_sock *)w;
+	int running, action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
+			      (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	struct rpc_client *c = s->c;
+
+	(void)loop;
+	curl_multi_socket_action(c->multi, w->fd, action, &running);
+	rpc_client_check(c);
+}
+
+static void rpc_client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rpc_client *c = w->data;
+	int running;
+
+	(void)loop;
+	(void)revents;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	rpc_client_check(c);
+}
+
+static int rpc_client_sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct rpc_client *c = userp;
+	struct rpc_sock *s = socketp;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			ev_io_stop(c->loop, &s->io);
+			curl_multi_assign(c->multi, fd, NULL);
+			free(s);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -1;
+		s->c = c;
+		ev_init(&s->io, rpc_client_io_cb);
+		curl_multi_assign(c->multi, fd, s);
+	}
+	ev_io_stop(c->loop, &s->io);
+	ev_io_set(&s->io, fd, (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0));
+	ev_io_start(c->loop, &s->io);
+	return 0;
+}
+
+static int rpc_client_timer_set(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct rpc_client *c = userp;
+
+	(void)multi;
+	ev_timer_stop(c->loop, &c->timer);
+	if (timeout_ms >= 0) {
+		ev_timer_set(&c->timer, (double)timeout_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &c->timer);
+	}
+	return 0;
+}
+
+static size_t rpc_client_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct rpc_req *r = userdata;
+	size_t n = size * nmemb;
+
+	if (r->too_big || r->resp_len + n > RPC_MAX_REPLY) {
+		r->too_big = true;
+		return n; /* swallow; reported as too large */
+	}
+	if (r->resp_len + n + 1 > r->resp_cap) {
+		size_t cap = r->resp_cap ? r->resp_cap * 2 : 4096;
+		char *b;
+		while (cap < r->resp_len + n + 1)
+			cap *= 2;
+		b = realloc(r->resp, cap);
+		if (!b)
+			return 0;
+		r->resp = b;
+		r->resp_cap = cap;
+	}
+	memcpy(r->resp + r->resp_len, ptr, n);
+	r->resp_len += n;
+	r->resp[r->resp_len] = 0;
+	return n;
+}
+
+int rpc_client_new(struct ev_loop *loop, const uint8_t *secret, size_t secret_len,
+		   struct rpc_client **out)
+{
+	struct rpc_client *c;
+	int ret;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	ret = rpc_client_set_secret(c, secret, secret_len);
+	if (ret < 0) {
+		free(c);
+		return ret;
+	}
+	c->multi = curl_multi_init();
+	if (!c->multi) {
+		free(c);
+		return -ENOMEM;
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, rpc_client_sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, rpc_client_timer_set);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	ev_timer_init(&c->timer, rpc_client_timer_cb, 0., 0.);
+	c->timer.data = c;
+	*out = c;
+	return 0;
+}
+
+int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t len)
+{
+	if (secret && (len < RPC_SECRET_MIN || len > RPC_SECRET_MAX))
+		return -EINVAL;
+	sodium_memzero(c->secret, sizeof(c->secret));
+	c->secret_len = secret ? len : 0;
+	if (secret)
+		memcpy(c->secret, secret, len);
+	return 0;
+}
+
+int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
+		    cJSON *params, double timeout_s, rpc_done_fn done, void *user)
+{
+	struct sockaddr_storage ss;
+	struct rpc_auth_headers h;
+	struct rpc_req *r = NULL;
+	cJSON *doc = NULL;
+	char url[128], hdr[160];
+	socklen_t sl;
+	int ret = -ENOMEM;
+
+	if (!c->secret_len || rpc_parse_addr(host_port, &ss, &sl) < 0 || !method) {
+		cJSON_Delete(params);
+		return -EINVAL;
+	}
+	doc = cJSON_CreateObject();
+	r = calloc(1, sizeof(*r));
+	if (!doc || !r)
+		goto fail;
+	cJSON_AddStringToObject(doc, "method", method);
+	cJSON_AddItemToObject(doc, "params", params ? params : cJSON_CreateObject());
+	params = NULL;
+	r->body = cJSON_PrintUnformatted(doc);
+	r->easy = curl_easy_init();
+	if (!r->body || !r->easy)
+		goto fail;
+	if (rpc_auth_sign(c->secret, c->secret_len, "POST", "/rpc", r->body, strlen(r->body),
+			  (uint64_t)time(NULL), &h) < 0) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	snprintf(hdr, sizeof(hdr), "%s: %s", RPC_HDR_TIMESTAMP, h.timestamp);
+	r->headers = curl_slist_append(r->headers, hdr);
+	snprintf(hdr, sizeof(hdr), "%s: %s", RPC_HDR_NONCE, h.nonce);
+	r->headers = curl_slist_append(r->headers, hdr);
+	snprintf(hdr, sizeof(hdr), "%s: %s", RPC_HDR_SIGNATURE, h.signature);
+	r->headers = curl_slist_append(r->headers, hdr);
+	r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+	r->headers = curl_slist_append(r->headers, "Expect:"); /* no 100-continue round trip */
+	snprintf(url, sizeof(url), "http://%s/rpc", host_port);
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, rpc_client_write_cb);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(timeout_s > 0 ? timeout_s * 1000 : 3000));
+	r->c = c;
+	r->done = done;
+	r->user = user;
+	r->next = c->reqs;
+	if (c->reqs)
+		c->reqs->prev = r;
+	c->reqs = r;
+	cJSON_Delete(doc);
+	if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+		r->done = NULL;
+		rpc_req_free(r);
+		return -EIO;
+	}
+	return 0;
+fail:
+	cJSON_Delete(params);
+	cJSON_Delete(doc);
+	if (r) {
+		if (r->easy)
+			curl_easy_cleanup(r->easy);
+		free(r->body);
+		free(r);
+	}
+	return ret;
+}
+
+void rpc_client_free(struct rpc_client *c)
+{
+	if (!c)
+		return;
+	while (c->reqs) {
+		rpc_done_fn done = c->reqs->done;
+		void *user = c->reqs->user;
+		rpc_req_free(c->reqs);
+		if (done)
+			done(user, -ECANCELED, NULL, "client closed");
+	}
+	ev_timer_stop(c->loop, &c->timer);
+	curl_multi_cleanup(c->multi);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+}

@@ -1,0 +1,72 @@
+/* Node-to-node RPC: HTTP/1.1 with JSON bodies, authenticated by rpc/auth.
+ * One libev loop drives both ends: the server is libmicrohttpd in external
+ * epoll mode, the client is libcurl's multi interface. No thread of our own.
+ *
+ * Wire format: POST /rpc with {"method": "Name", "params": {...}} and the
+ * three X-Constella-* headers; the answer is {"ok": true, "result": ...} or
+ * {"ok": false, "error": "reason"} with a 4xx/5xx status. GET /health is
+ * unauthenticated and uninformative ({"ok": true}). */
+#ifndef RPC_H
+#define RPC_H
+
+#include <cjson/cJSON.h>
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define RPC_DEFAULT_MAX_BODY (256u * 1024)
+#define RPC_DEFAULT_MAX_CONNS 64
+#define RPC_DEFAULT_CONN_TIMEOUT_S 10
+#define RPC_DEFAULT_SKEW_S 15
+
+struct rpc_server;
+struct rpc_call;
+
+struct rpc_server_config {
+	const char *listen_addr;  /* "0.0.0.0:4747", "[::]:4747", "127.0.0.1:0" */
+	const uint8_t *secret;    /* network secret; may be set later */
+	size_t secret_len;
+	uint64_t skew_s;          /* 0 = RPC_DEFAULT_SKEW_S */
+	size_t max_body;          /* 0 = RPC_DEFAULT_MAX_BODY */
+	unsigned max_conns;       /* 0 = RPC_DEFAULT_MAX_CONNS */
+	unsigned conn_timeout_s;  /* 0 = RPC_DEFAULT_CONN_TIMEOUT_S */
+};
+
+/* A method handler. It answers with rpc_call_reply/rpc_call_error, now or
+ * later from another loop callback (the connection waits, suspended). */
+typedef void (*rpc_method_fn)(void *user, const cJSON *params, struct rpc_call *call);
+/* Takes ownership of result (NULL = JSON null). */
+void rpc_call_reply(struct rpc_call *call, cJSON *result);
+void rpc_call_error(struct rpc_call *call, unsigned http_status, const char *message);
+/* The authenticated peer's address, "ip:port". */
+const char *rpc_call_peer(const struct rpc_call *call);
+
+int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
+		   struct rpc_server **out);
+int rpc_server_register(struct rpc_server *s, const char *method, rpc_method_fn fn, void *user);
+/* Replaces the network secret (join, rotation). */
+int rpc_server_set_secret(struct rpc_server *s, const uint8_t *secret, size_t len);
+uint16_t rpc_server_port(const struct rpc_server *s);
+void rpc_server_free(struct rpc_server *s);
+
+/* Client. err is 0 with result (the "result" member, borrowed for the
+ * callback), or negative: -ETIMEDOUT, -ECONNREFUSED, -EACCES (401: not
+ * authenticated), -EPROTO (malformed answer), -EREMOTEIO (the peer answered
+ * an error: message says which), -ECANCELED (client freed). */
+typedef void (*rpc_done_fn)(void *user, int err, const cJSON *result, const char *message);
+
+struct rpc_client;
+int rpc_client_new(struct ev_loop *loop, const uint8_t *secret, size_t secret_len,
+		   struct rpc_client **out);
+int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t len);
+/* Calls method on host_port ("1.2.3.4:4747", "[::1]:4747"); takes params
+ * (NULL = {}). The callback runs exactly once, from the loop. */
+int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
+		    cJSON *params, double timeout_s, rpc_done_fn done, void *user);
+void rpc_client_free(struct rpc_client *c);
+
+/* Splits "host:port" / "[v6]:port" into a socket address (numeric only). */
+int rpc_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+#endif

@@ -1,0 +1,465 @@
+/* The RPC server: libmicrohttpd in external epoll mode, driven by libev.
+ * MHD does all HTTP parsing; we route, authenticate and dispatch. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "log.h"
+#include "rpc.h"
+
+#define RPC_MAX_HEADER_MEMORY (32u * 1024)
+#define RPC_PER_IP_CONNS 16
+#define RPC_REPLAY_CAPACITY 65536
+
+struct rpc_method {
+	char *name;
+	rpc_method_fn fn;
+	void *user;
+	struct rpc_method *next;
+};
+
+struct rpc_server {
+	struct ev_loop *loop;
+	struct MHD_Daemon *daemon;
+	ev_io io;
+	ev_timer timer;
+	uint8_t secret[RPC_SECRET_MAX];
+	size_t secret_len;
+	uint64_t skew_s;
+	size_t max_body;
+	uint16_t port;
+	struct rpc_replay_cache *replay;
+	struct rpc_method *methods;
+};
+
+struct rpc_call {
+	struct rpc_server *s;
+	struct MHD_Connection *conn;
+	char *body;
+	size_t len;
+	size_t cap;
+	bool too_big;
+	bool dispatched;
+	bool suspended;
+	unsigned status;
+	char *response; /* JSON text, set once */
+	char peer[INET6_ADDRSTRLEN + 8];
+};
+
+static void rpc_server_schedule(struct rpc_server *s);
+
+const char *rpc_call_peer(const struct rpc_call *call)
+{
+	return call->peer;
+}
+
+static void rpc_call_set(struct rpc_call *call, unsigned status, cJSON *doc)
+{
+	call->status = status;
+	call->response = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (call->suspended) {
+		call->suspended = false;
+		MHD_resume_connection(call->conn);
+		rpc_server_schedule(call->s); /* MHD must run to send it */
+	}
+}
+
+void rpc_call_reply(struct rpc_call *call, cJSON *result)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	if (call->response)
+		return; /* answered already: a handler bug, not the peer's */
+	cJSON_AddBoolToObject(doc, "ok", 1);
+	cJSON_AddItemToObject(doc, "result", result ? result : cJSON_CreateNull());
+	rpc_call_set(call, MHD_HTTP_OK, doc);
+}
+
+void rpc_call_error(struct rpc_call *call, unsigned http_status, const char *message)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	if (call->response)
+		return;
+	cJSON_AddBoolToObject(doc, "ok", 0);
+	cJSON_AddStringToObject(doc, "error", message);
+	rpc_call_set(call, http_status, doc);
+}
+
+static enum MHD_Result rpc_send(struct MHD_Connection *conn, unsigned status, const char *json)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static struct rpc_method *rpc_find(struct rpc_server *s, const char *name)
+{
+	for (struct rpc_method *m = s->methods; m; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+/* Everything about POST /rpc once the body is complete. */
+static void rpc_dispatch(struct rpc_call *call, const char *http_method, const char *url)
+{
+	struct rpc_server *s = call->s;
+	const char *ts, *nonce, *sig;
+	enum rpc_auth_result auth;
+	cJSON *doc = NULL, *method, *params;
+	struct rpc_method *m;
+	char msg[160];
+
+	call->dispatched = true;
+	if (call->too_big) {
+		rpc_call_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+		return;
+	}
+	ts = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, RPC_HDR_TIMESTAMP);
+	nonce = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, RPC_HDR_NONCE);
+	sig = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, RPC_HDR_SIGNATURE);
+	auth = s->secret_len ? rpc_auth_verify(s->secret, s->secret_len, http_method, url,
+					       call->body ? call->body : "", call->len, ts, nonce,
+					       sig, (uint64_t)time(NULL), s->skew_s, s->replay)
+			     : RPC_AUTH_BAD_SIGNATURE;
+	if (auth != RPC_AUTH_OK) {
+		cst_debug("rpc: rejected request from %s: %s", call->peer, rpc_auth_result_str(auth));
+		rpc_call_error(call, MHD_HTTP_UNAUTHORIZED, rpc_auth_result_str(auth));
+		return;
+	}
+	doc = cJSON_ParseWithLength(call->body ? call->body : "", call->len);
+	method = doc ? cJSON_GetObjectItemCaseSensitive(doc, "method") : NULL;
+	params = doc ? cJSON_GetObjectItemCaseSensitive(doc, "params") : NULL;
+	if (!cJSON_IsObject(doc) || !cJSON_IsString(method)) {
+		rpc_call_error(call, MHD_HTTP_BAD_REQUEST,
+			       "malformed request: want {\"method\": string, \"params\": object}");
+		goto out;
+	}
+	if (params && !cJSON_IsObject(params)) {
+		rpc_call_error(call, MHD_HTTP_BAD_REQUEST, "malformed request: params must be an object");
+		goto out;
+	}
+	m = rpc_find(s, method->valuestring);
+	if (!m) {
+		snprintf(msg, sizeof(msg), "unknown method: %.100s", method->valuestring);
+		rpc_call_error(call, MHD_HTTP_NOT_FOUND, msg);
+		goto out;
+	}
+	m->fn(m->user, params, call);
+out:
+	cJSON_Delete(doc);
+}
+
+static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct rpc_server *s = cls;
+	struct rpc_call *call = *con_cls;
+
+	(void)version;
+	if (!call) {
+		const union MHD_ConnectionInfo *ci;
+		call = calloc(1, sizeof(*call));
+		if (!call)
+			return MHD_NO;
+		call->s = s;
+		call->conn = conn;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci && ci->client_addr) {
+			const struct sockaddr *sa = ci->client_addr;
+			char host[INET6_ADDRSTRLEN] = "?";
+			unsigned port = 0;
+			if (sa->sa_family == AF_INET) {
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+				port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+			} else if (sa->sa_family == AF_INET6) {
+				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+				port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+			}
+			snprintf(call->peer, sizeof(call->peer), "%s:%u", host, port);
+		}
+		*con_cls = call;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (call->too_big || call->len + n > s->max_body) {
+			call->too_big = true; /* keep reading, then answer 413 */
+			return MHD_YES;
+		}
+		if (call->len + n + 1 > call->cap) {
+			size_t cap = call->cap ? call->cap * 2 : 4096;
+			char *b;
+			while (cap < call->len + n + 1)
+				cap *= 2;
+			b = realloc(call->body, cap);
+			if (!b)
+				return MHD_NO;
+			call->body = b;
+			call->cap = cap;
+		}
+		memcpy(call->body + call->len, upload_data, n);
+		call->len += n;
+		call->body[call->len] = 0;
+		return MHD_YES;
+	}
+	if (call->response)
+		return rpc_send(conn, call->status, call->response);
+	if (call->dispatched) {
+		/* resumed without an answer cannot happen; be safe */
+		return rpc_send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				"{\"ok\":false,\"error\":\"no answer\"}");
+	}
+	if (strcmp(url, "/health") == 0) {
+		call->dispatched = true;
+		if (strcmp(method, "GET") != 0)
+			return rpc_send(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					"{\"ok\":false,\"error\":\"use GET\"}");
+		return rpc_send(conn, MHD_HTTP_OK, "{\"ok\":true}");
+	}
+	if (strcmp(url, "/rpc") != 0) {
+		call->dispatched = true;
+		return rpc_send(conn, MHD_HTTP_NOT_FOUND, "{\"ok\":false,\"error\":\"not found\"}");
+	}
+	if (strcmp(method, "POST") != 0) {
+		call->dispatched = true;
+		return rpc_send(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"ok\":false,\"error\":\"use POST\"}");
+	}
+	rpc_dispatch(call, method, url);
+	if (call->response)
+		return rpc_send(conn, call->status, call->response);
+	/* The handler answers later: park the connection. */
+	call->suspended = true;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+}
+
+static void rpc_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			  enum MHD_RequestTerminationCode toe)
+{
+	struct rpc_call *call = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!call)
+		return;
+	free(call->body);
+	cJSON_free(call->response);
+	free(call);
+	*con_cls = NULL;
+}
+
+static void rpc_server_run(struct rpc_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	MHD_run(s->daemon);
+	ev_timer_stop(s->loop, &s->timer);
+	if (MHD_get_timeout(s->daemon, &to) == MHD_YES) {
+		ev_timer_set(&s->timer, (double)to / 1000.0, 0.);
+		ev_timer_start(s->loop, &s->timer);
+	}
+}
+
+static void rpc_server_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	rpc_server_run(w->data);
+}
+
+static void rpc_server_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	rpc_server_run(w->data);
+}
+
+static void rpc_server_schedule(struct rpc_server *s)
+{
+	ev_timer_stop(s->loop, &s->timer);
+	ev_timer_set(&s->timer, 0., 0.);
+	ev_timer_start(s->loop, &s->timer);
+}
+
+int rpc_parse_addr(const char *str, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *hs = str;
+	size_t hl;
+	char *end;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!str)
+		return -EINVAL;
+	if (*str == '[') {
+		const char *rb = strchr(str, ']');
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		hs = str + 1;
+		hl = (size_t)(rb - hs);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(str, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - str);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hs, hl);
+	host[hl] = 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == 0 || port < 0 || port > 65535)
+		return -EINVAL;
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int rpc_server_set_secret(struct rpc_server *s, const uint8_t *secret, size_t len)
+{
+	if (secret && (len < RPC_SECRET_MIN || len > RPC_SECRET_MAX))
+		return -EINVAL;
+	sodium_memzero(s->secret, sizeof(s->secret));
+	s->secret_len = secret ? len : 0;
+	if (secret)
+		memcpy(s->secret, secret, len);
+	return 0;
+}
+
+int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
+		   struct rpc_server **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct rpc_server *s;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	int ret;
+
+	*out = NULL;
+	if (rpc_parse_addr(cfg->listen_addr, &ss, &sl) < 0)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->skew_s = cfg->skew_s ? cfg->skew_s : RPC_DEFAULT_SKEW_S;
+	s->max_body = cfg->max_body ? cfg->max_body : RPC_DEFAULT_MAX_BODY;
+	ret = rpc_server_set_secret(s, cfg->secret, cfg->secret_len);
+	if (ret == 0)
+		ret = rpc_replay_cache_new(RPC_REPLAY_CAPACITY, &s->replay);
+	if (ret < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, rpc_access, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns ? cfg->max_conns : RPC_DEFAULT_MAX_CONNS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)RPC_PER_IP_CONNS,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		cfg->conn_timeout_s ? cfg->conn_timeout_s : RPC_DEFAULT_CONN_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RPC_MAX_HEADER_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, rpc_completed, s,
+		MHD_OPTION_END);
+	if (!s->daemon) {
+		ret = -EADDRINUSE; /* MHD does not say why; the usual cause */
+		goto fail;
+	}
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		ret = -EIO;
+		goto fail;
+	}
+	ev_io_init(&s->io, rpc_server_io_cb, info->epoll_fd, EV_READ);
+	s->io.data = s;
+	ev_io_start(loop, &s->io);
+	ev_timer_init(&s->timer, rpc_server_timer_cb, 0., 0.);
+	s->timer.data = s;
+	rpc_server_run(s);
+	*out = s;
+	return 0;
+fail:
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	rpc_replay_cache_free(s->replay);
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+	return ret;
+}
+
+int rpc_server_register(struct rpc_server *s, const char *method, rpc_method_fn fn, void *user)
+{
+	struct rpc_method *m;
+
+	if (rpc_find(s, method))
+		return -EEXIST;
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->name = strdup(method))) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->fn = fn;
+	m->user = user;
+	m->next = s->methods;
+	s->methods = m;
+	return 0;
+}
+
+uint16_t rpc_server_port(const struct rpc_server *s)
+{
+	return s->port;
+}
+
+void rpc_server_free(struct rpc_server *s)
+{
+	if (!s)
+		return;
+	ev_io_stop(s->loop, &s->io);
+	ev_timer_stop(s->loop, &s->timer);
+	MHD_stop_daemon(s->daemon);
+	while (s->methods) {
+		struct rpc_method *m = s->methods;
+		s->methods = m->next;
+		free(m->name);
+		free(m);
+	}
+	rpc_replay_cache_free(s->replay);
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}

@@ -1,0 +1,272 @@
+/* Server and client of rpc/ on one libev loop over 127.0.0.1. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "auth.h"
+#include "rpc.h"
+#include "test.h"
+
+static const uint8_t secret[32] = { 42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+				    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
+static struct ev_loop *loop;
+static struct rpc_server *srv;
+static char addr[64];
+
+struct result { int done, err; char msg[128]; double num; };
+
+static void on_done(void *user, int err, const cJSON *result, const char *message)
+{
+	struct result *r = user;
+	r->done = 1;
+	r->err = err;
+	snprintf(r->msg, sizeof(r->msg), "%s", message ? message : "");
+	if (cJSON_IsObject(result)) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, "echo");
+		if (cJSON_IsNumber(v))
+			r->num = v->valuedouble;
+	}
+}
+
+static void run_until(struct result *r, double max_s)
+{
+	double end = ev_time() + max_s;
+	while (!r->done && ev_time() < end)
+		ev_run(loop, EVRUN_ONCE);
+}
+
+static void m_echo(void *user, const cJSON *params, struct rpc_call *call)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(params, "x");
+	cJSON *res = cJSON_CreateObject();
+	(void)user;
+	if (!cJSON_IsNumber(x)) {
+		cJSON_Delete(res);
+		rpc_call_error(call, 400, "params.x must be a number");
+		return;
+	}
+	cJSON_AddNumberToObject(res, "echo", x->valuedouble);
+	rpc_call_reply(call, res);
+}
+
+/* Answers 50 ms later from a timer: an asynchronous handler. */
+static struct rpc_call *pending;
+static ev_timer later_timer;
+static void later_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	cJSON *res = cJSON_CreateObject();
+	(void)l; (void)w; (void)revents;
+	cJSON_AddNumberToObject(res, "echo", 7);
+	rpc_call_reply(pending, res);
+	pending = NULL;
+}
+static void m_later(void *user, const cJSON *params, struct rpc_call *call)
+{
+	(void)user; (void)params;
+	pending = call;
+	ev_timer_init(&later_timer, later_cb, 0.05, 0.);
+	ev_timer_start(loop, &later_timer);
+}
+
+static struct rpc_call *never_call;
+static void m_never(void *user, const cJSON *params, struct rpc_call *call)
+{
+	(void)user; (void)params;
+	never_call = call; /* answered at the end of the test */
+}
+
+static int call(const uint8_t *key, const char *method, cJSON *params, double timeout,
+		struct result *r)
+{
+	struct rpc_client *c;
+	int ret;
+	memset(r, 0, sizeof(*r));
+	if (rpc_client_new(loop, key, 32, &c) < 0)
+		return -1;
+	ret = rpc_client_call(c, addr, method, params, timeout, on_done, r);
+	if (ret == 0)
+		run_until(r, timeout + 2);
+	rpc_client_free(c);
+	return ret;
+}
+
+static void test_rpc_http_call_succeeds(void)
+{
+	struct result r;
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddNumberToObject(p, "x", 41);
+	CHECK_EQ_INT(call(secret, "Echo", p, 3, &r), 0);
+	CHECK_EQ_INT(r.done, 1);
+	CHECK_EQ_INT(r.err, 0);
+	CHECK_EQ_INT((int)r.num, 41);
+}
+
+static void test_rpc_http_async_handler(void)
+{
+	struct result r;
+	CHECK_EQ_INT(call(secret, "Later", NULL, 3, &r), 0);
+	CHECK_EQ_INT(r.err, 0);
+	CHECK_EQ_INT((int)r.num, 7);
+}
+
+static void test_rpc_http_unknown_method_and_bad_params(void)
+{
+	struct result r;
+	cJSON *p = cJSON_CreateObject();
+	CHECK_EQ_INT(call(secret, "Nope", NULL, 3, &r), 0);
+	CHECK_EQ_INT(r.err, -EREMOTEIO);
+	CHECK_STR(r.msg, "unknown method: Nope");
+	cJSON_AddStringToObject(p, "x", "not a number");
+	CHECK_EQ_INT(call(secret, "Echo", p, 3, &r), 0);
+	CHECK_EQ_INT(r.err, -EREMOTEIO);
+	CHECK_STR(r.msg, "params.x must be a number");
+}
+
+static void test_rpc_http_wrong_secret_rejected(void)
+{
+	struct result r;
+	uint8_t other[32] = { 1 };
+	CHECK_EQ_INT(call(other, "Echo", NULL, 3, &r), 0);
+	CHECK_EQ_INT(r.err, -EACCES);
+	CHECK_STR(r.msg, "bad signature");
+}
+
+static void test_rpc_http_timeout_and_refused(void)
+{
+	struct result r;
+	double t0 = ev_time();
+	CHECK_EQ_INT(call(secret, "Never", NULL, 0.5, &r), 0);
+	CHECK_EQ_INT(r.err, -ETIMEDOUT);
+	CHECK(ev_time() - t0 < 2.0);
+	if (never_call) {
+		rpc_call_error(never_call, 500, "late");
+		never_call = NULL;
+	}
+	{
+		struct rpc_client *c;
+		memset(&r, 0, sizeof(r));
+		CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+		/* port 1 on loopback: nothing listens there */
+		CHECK_EQ_INT(rpc_client_call(c, "127.0.0.1:1", "Echo", NULL, 2, on_done, &r), 0);
+		run_until(&r, 4);
+		CHECK_EQ_INT(r.err, -ECONNREFUSED);
+		rpc_client_free(c);
+	}
+}
+
+/* Raw HTTP with libcurl's easy API, run while the loop serves. */
+struct raw { CURL *e; CURLM *m; long status; char body[512]; size_t len; };
+static size_t raw_write(char *p, size_t s, size_t n, void *u)
+{
+	struct raw *r = u;
+	size_t k = s * n, room = sizeof(r->body) - 1 - r->len;
+	memcpy(r->body + r->len, p, k < room ? k : room);
+	r->len += k < room ? k : room;
+	r->body[r->len] = 0;
+	return k;
+}
+static void raw_request(const char *path, const char *body, struct curl_slist *hdrs, struct raw *r)
+{
+	char url[128];
+	int running = 1;
+	double end = ev_time() + 5;
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://%s%s", addr, path);
+	r->e = curl_easy_init();
+	r->m = curl_multi_init();
+	curl_easy_setopt(r->e, CURLOPT_URL, url);
+	curl_easy_setopt(r->e, CURLOPT_WRITEFUNCTION, raw_write);
+	curl_easy_setopt(r->e, CURLOPT_WRITEDATA, r);
+	if (hdrs)
+		curl_easy_setopt(r->e, CURLOPT_HTTPHEADER, hdrs);
+	if (body) {
+		curl_easy_setopt(r->e, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(r->e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	curl_multi_add_handle(r->m, r->e);
+	while (running && ev_time() < end) {
+		curl_multi_perform(r->m, &running);
+		curl_multi_poll(r->m, NULL, 0, 10, NULL);
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_multi_remove_handle(r->m, r->e);
+	curl_easy_cleanup(r->e);
+	curl_multi_cleanup(r->m);
+}
+
+static void test_rpc_http_health_is_uninformative(void)
+{
+	struct raw r;
+	raw_request("/health", NULL, NULL, &r);
+	CHECK_EQ_INT(r.status, 200);
+	CHECK_STR(r.body, "{\"ok\":true}");
+}
+
+static void test_rpc_http_replayed_request_rejected(void)
+{
+	const char *body = "{\"method\":\"Echo\",\"params\":{\"x\":5}}";
+	struct rpc_auth_headers h;
+	struct curl_slist *hdrs = NULL;
+	char line[160];
+	struct raw r;
+	rpc_auth_sign(secret, 32, "POST", "/rpc", body, strlen(body), (uint64_t)time(NULL), &h);
+	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_TIMESTAMP, h.timestamp);
+	hdrs = curl_slist_append(hdrs, line);
+	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_NONCE, h.nonce);
+	hdrs = curl_slist_append(hdrs, line);
+	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_SIGNATURE, h.signature);
+	hdrs = curl_slist_append(hdrs, line);
+	raw_request("/rpc", body, hdrs, &r);
+	CHECK_EQ_INT(r.status, 200);
+	raw_request("/rpc", body, hdrs, &r); /* the same bytes again */
+	CHECK_EQ_INT(r.status, 401);
+	CHECK(strstr(r.body, "replayed request") != NULL);
+	curl_slist_free_all(hdrs);
+	raw_request("/rpc", body, NULL, &r); /* unsigned */
+	CHECK_EQ_INT(r.status, 401);
+	CHECK(strstr(r.body, "missing authentication header") != NULL);
+}
+
+static void test_rpc_http_oversized_body_413(void)
+{
+	size_t n = 300 * 1024;
+	char *big = malloc(n + 1);
+	struct raw r;
+	memset(big, 'a', n);
+	big[n] = 0;
+	raw_request("/rpc", big, NULL, &r);
+	CHECK_EQ_INT(r.status, 413);
+	free(big);
+}
+
+int main(void)
+{
+	struct rpc_server_config cfg = { .listen_addr = "127.0.0.1:0", .secret = secret,
+					 .secret_len = sizeof(secret) };
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return 2;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	CHECK_EQ_INT(rpc_server_new(loop, &cfg, &srv), 0);
+	if (!srv)
+		return TEST_DONE();
+	rpc_server_register(srv, "Echo", m_echo, NULL);
+	rpc_server_register(srv, "Later", m_later, NULL);
+	rpc_server_register(srv, "Never", m_never, NULL);
+	CHECK_EQ_INT(rpc_server_register(srv, "Echo", m_echo, NULL), -EEXIST);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", rpc_server_port(srv));
+	RUN_TEST(test_rpc_http_call_succeeds);
+	RUN_TEST(test_rpc_http_async_handler);
+	RUN_TEST(test_rpc_http_unknown_method_and_bad_params);
+	RUN_TEST(test_rpc_http_wrong_secret_rejected);
+	RUN_TEST(test_rpc_http_timeout_and_refused);
+	RUN_TEST(test_rpc_http_health_is_uninformative);
+	RUN_TEST(test_rpc_http_replayed_request_rejected);
+	RUN_TEST(test_rpc_http_oversized_body_413);
+	rpc_server_free(srv);
+	ev_loop_destroy(loop);
+	curl_global_cleanup();
+	return TEST_DONE();
+}
