@@ -27,13 +27,25 @@ static void wg_allowedips_mask(uint8_t *out, const uint8_t *in, unsigned cidr, u
 		out[i / 8] &= (uint8_t)~(1u << (7 - i % 8));
 }
 
-/* Number of leading bits a and b share, at most max. */
+/* Number of leading bits a and b share, at most max. Byte-wise first: this
+ * runs once per trie level on every routed packet. */
 static unsigned wg_allowedips_common(const uint8_t *a, const uint8_t *b, unsigned max)
 {
 	unsigned n = 0;
+	while (n + 8 <= max && a[n / 8] == b[n / 8])
+		n += 8;
 	while (n < max && wg_allowedips_bit(a, n) == wg_allowedips_bit(b, n))
 		n++;
 	return n;
+}
+
+/* True when the first cidr bits of a and b are equal (the lookup test). */
+static bool wg_allowedips_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned cidr)
+{
+	unsigned full = cidr / 8, rest = cidr % 8;
+	if (memcmp(a, b, full))
+		return false;
+	return !rest || !((a[full] ^ b[full]) & (uint8_t)(0xff00u >> rest));
 }
 
 static int wg_allowedips_family_len(int family)
@@ -43,8 +55,15 @@ static int wg_allowedips_family_len(int family)
 
 void wg_allowedips_init(struct wg_allowedips *t)
 {
+	pthread_rwlockattr_t attr;
+
 	memset(t, 0, sizeof(*t));
-	pthread_rwlock_init(&t->lock, NULL);
+	/* glibc's default rwlock prefers readers: a busy data path could
+	 * starve the control thread's (rare) updates forever. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&t->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 }
 
 static void wg_allowedips_free_tree(struct wg_allowedips_node *n)
@@ -136,6 +155,18 @@ static struct wg_allowedips_node **wg_allowedips_root(struct wg_allowedips *t, i
 	return family == AF_INET ? &t->root4 : &t->root6;
 }
 
+/* Drops the node at *slot if it carries no peer and branches no more:
+ * its single child (or nothing) takes its place. */
+static void wg_allowedips_splice(struct wg_allowedips_node **slot)
+{
+	struct wg_allowedips_node *n = *slot;
+
+	if (!n || n->peer || (n->child[0] && n->child[1]))
+		return;
+	*slot = n->child[0] ? n->child[0] : n->child[1];
+	free(n);
+}
+
 int wg_allowedips_insert(struct wg_allowedips *t, int family, const void *addr, uint8_t cidr,
 			 void *peer)
 {
@@ -160,31 +191,30 @@ static void wg_allowedips_compact(struct wg_allowedips_node **slot)
 		return;
 	wg_allowedips_compact(&n->child[0]);
 	wg_allowedips_compact(&n->child[1]);
-	if (n->peer)
-		return;
-	if (!n->child[0] || !n->child[1]) {
-		*slot = n->child[0] ? n->child[0] : n->child[1];
-		free(n);
-	}
+	wg_allowedips_splice(slot);
 }
 
 int wg_allowedips_remove(struct wg_allowedips *t, int family, const void *addr, uint8_t cidr,
 			 void *peer)
 {
 	int len = wg_allowedips_family_len(family), ret = -ENOENT;
-	struct wg_allowedips_node **slot, *n;
+	/* Slots from the root to the node: every cidr on a path is distinct,
+	 * so a path has at most 129 nodes. */
+	struct wg_allowedips_node **path[129], **slot, *n;
+	unsigned depth = 0;
 	uint8_t key[16];
 
-	if (len < 0 || cidr > len * 8)
+	if (len < 0 || cidr > len * 8 || !peer)
 		return -EINVAL;
 	wg_allowedips_mask(key, addr, cidr, (unsigned)len);
 	pthread_rwlock_wrlock(&t->lock);
 	slot = wg_allowedips_root(t, family);
-	while ((n = *slot) && n->cidr <= cidr) {
+	while ((n = *slot) && n->cidr <= cidr && depth < 129) {
 		if (wg_allowedips_common(n->bits, key, n->cidr) != n->cidr)
 			break;
+		path[depth++] = slot;
 		if (n->cidr == cidr) {
-			if (n->peer && n->peer == peer) {
+			if (n->peer == peer) {
 				n->peer = NULL;
 				t->count--;
 				ret = 0;
@@ -193,8 +223,9 @@ int wg_allowedips_remove(struct wg_allowedips *t, int family, const void *addr, 
 		}
 		slot = &n->child[wg_allowedips_bit(key, n->cidr)];
 	}
-	if (ret == 0)
-		wg_allowedips_compact(wg_allowedips_root(t, family));
+	/* Only nodes on this path can have become redundant: prune bottom-up. */
+	while (ret == 0 && depth > 0)
+		wg_allowedips_splice(path[--depth]);
 	pthread_rwlock_unlock(&t->lock);
 	return ret;
 }
@@ -216,6 +247,8 @@ size_t wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer)
 {
 	size_t removed;
 
+	if (!peer) /* internal nodes hold NULL: never match them */
+		return 0;
 	pthread_rwlock_wrlock(&t->lock);
 	removed = wg_allowedips_clear_peer(t->root4, peer) + wg_allowedips_clear_peer(t->root6, peer);
 	t->count -= removed;
@@ -243,7 +276,7 @@ void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *
 	memcpy(key, addr, (size_t)len);
 	pthread_rwlock_rdlock(&t->lock);
 	n = *wg_allowedips_root(t, family);
-	while (n && wg_allowedips_common(n->bits, key, n->cidr) == n->cidr) {
+	while (n && wg_allowedips_prefix_eq(n->bits, key, n->cidr)) {
 		if (n->peer)
 			best = n->peer;
 		if (n->cidr == len * 8)
@@ -271,6 +304,8 @@ void wg_allowedips_walk_by_peer(struct wg_allowedips *t, void *peer,
 				void (*fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr),
 				void *ctx)
 {
+	if (!peer)
+		return;
 	pthread_rwlock_rdlock(&t->lock);
 	wg_allowedips_walk(t->root4, AF_INET, peer, fn, ctx);
 	wg_allowedips_walk(t->root6, AF_INET6, peer, fn, ctx);

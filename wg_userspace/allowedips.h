@@ -4,8 +4,13 @@
  * one node per distinct prefix length on the path.
  *
  * Concurrency: lookups (data path, many threads) take the read lock;
- * insert/remove (control thread, rare) take the write lock. Lookup never
- * allocates. */
+ * insert/remove (control thread, rare) take the write lock, which is
+ * writer-preferring so a busy data path cannot starve configuration. Lookup
+ * never allocates. Because of writer preference the read lock is not
+ * recursive: callbacks (lookup_get's get, walk's fn) must not call back into
+ * the same table. A peer pointer returned by plain lookup is only valid while
+ * the caller otherwise guarantees the peer outlives it; use lookup_get to
+ * take a reference under the lock. */
 #ifndef WG_ALLOWEDIPS_H
 #define WG_ALLOWEDIPS_H
 
@@ -30,10 +35,11 @@ void wg_allowedips_deinit(struct wg_allowedips *t);
  * a bad family/cidr or a NULL peer, -ENOMEM. */
 int wg_allowedips_insert(struct wg_allowedips *t, int family, const void *addr, uint8_t cidr,
 			 void *peer);
-/* Removes the exact prefix if it belongs to peer; -ENOENT otherwise. */
+/* Removes the exact prefix (host bits masked) if it belongs to peer;
+ * -ENOENT otherwise, -EINVAL for a bad family/cidr or a NULL peer. */
 int wg_allowedips_remove(struct wg_allowedips *t, int family, const void *addr, uint8_t cidr,
 			 void *peer);
-/* Removes every prefix of peer. Returns how many. */
+/* Removes every prefix of peer. Returns how many (0 for a NULL peer). */
 size_t wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer);
 /* The peer owning the longest prefix that contains addr, or NULL. */
 void *wg_allowedips_lookup(struct wg_allowedips *t, int family, const void *addr);
@@ -41,7 +47,8 @@ void *wg_allowedips_lookup(struct wg_allowedips *t, int family, const void *addr
  * take a reference before a concurrent remove can drop the peer. */
 void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *addr,
 			       void *(*get)(void *peer));
-/* Calls fn for each prefix of peer (addresses in network order). */
+/* Calls fn for each prefix of peer under the read lock: IPv4 first, then
+ * IPv6, each in address order; addr is in network order (4 or 16 bytes). */
 void wg_allowedips_walk_by_peer(struct wg_allowedips *t, void *peer,
 				void (*fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr),
 				void *ctx);

@@ -121,6 +121,44 @@ static void walk_fn(void *ctx, int fam, const uint8_t *addr, uint8_t cidr)
 	w->n++;
 }
 
+static void test_allowedips_null_peer_matches_nothing(void)
+{
+	struct wg_allowedips t;
+	struct walk_ctx w = { 0 };
+	wg_allowedips_init(&t);
+	/* two diverging prefixes force an internal (peer-less) branch node */
+	ins(&t, "10.0.0.0", 24, &P1);
+	ins(&t, "10.0.1.0", 24, &P2);
+	CHECK_EQ_INT(wg_allowedips_remove_by_peer(&t, NULL), 0);
+	CHECK_EQ_INT(rm(&t, "10.0.0.0", 23, NULL), -EINVAL);
+	wg_allowedips_walk_by_peer(&t, NULL, walk_fn, &w);
+	CHECK_EQ_INT(w.n, 0);
+	CHECK_EQ_INT(wg_allowedips_count(&t), 2);
+	CHECK(lk4(&t, "10.0.1.9") == &P2);
+	wg_allowedips_deinit(&t);
+}
+
+static void test_allowedips_walk_after_removals(void)
+{
+	struct wg_allowedips t;
+	struct walk_ctx w = { 0 };
+	wg_allowedips_init(&t);
+	ins(&t, "10.0.0.0", 8, &P1);
+	ins(&t, "10.0.0.0", 16, &P1);
+	ins(&t, "10.0.0.7", 32, &P1);
+	ins(&t, "10.128.0.0", 9, &P2);
+	ins(&t, "::", 0, &P1);
+	CHECK_EQ_INT(rm(&t, "10.0.0.0", 16, &P1), 0);
+	wg_allowedips_walk_by_peer(&t, &P1, walk_fn, &w);
+	CHECK_EQ_INT(w.n, 3);
+	CHECK_STR(w.seen[0], "10.0.0.0/8");
+	CHECK_STR(w.seen[1], "10.0.0.7/32");
+	CHECK_STR(w.seen[2], "::/0");
+	CHECK(lk4(&t, "10.0.1.1") == &P1);
+	CHECK(lk4(&t, "10.200.1.1") == &P2);
+	wg_allowedips_deinit(&t);
+}
+
 static void test_allowedips_walk_lists_a_peers_prefixes(void)
 {
 	struct wg_allowedips t;
@@ -214,6 +252,29 @@ static void randomized(int fam, int len, int nprefix, int nlookup)
 		}
 	}
 	CHECK_EQ_INT(mismatches, 0);
+	{
+		size_t live = 0, mine = 0;
+		for (int i = 0; i < nprefix; i++) {
+			live += (size_t)list[i].live;
+			mine += (size_t)(list[i].live && list[i].peer == &peers[3]);
+		}
+		CHECK_EQ_INT(wg_allowedips_count(&t), live);
+		/* then drop one peer entirely: the others must be untouched */
+		CHECK_EQ_INT(wg_allowedips_remove_by_peer(&t, &peers[3]), mine);
+		for (int i = 0; i < nprefix; i++)
+			if (list[i].peer == &peers[3])
+				list[i].live = 0;
+		CHECK_EQ_INT(wg_allowedips_count(&t), live - mine);
+		mismatches = 0;
+		for (int i = 0; i < nlookup; i++) {
+			uint8_t addr[16] = { 0 };
+			memcpy(addr, list[rnd() % (unsigned)nprefix].a, (size_t)len);
+			addr[len - 1] ^= (uint8_t)(rnd() % 4);
+			if (wg_allowedips_lookup(&t, fam, addr) != naive_lookup(list, nprefix, addr))
+				mismatches++;
+		}
+		CHECK_EQ_INT(mismatches, 0);
+	}
 	wg_allowedips_deinit(&t);
 	free(list);
 }
@@ -229,6 +290,8 @@ int main(void)
 	RUN_TEST(test_allowedips_rejects_bad_cidr);
 	RUN_TEST(test_allowedips_remove_by_peer_leaves_others);
 	RUN_TEST(test_allowedips_walk_lists_a_peers_prefixes);
+	RUN_TEST(test_allowedips_walk_after_removals);
+	RUN_TEST(test_allowedips_null_peer_matches_nothing);
 	RUN_TEST(test_allowedips_randomized_ipv4_matches_naive_list);
 	RUN_TEST(test_allowedips_randomized_ipv6_matches_naive_list);
 	return TEST_DONE();
