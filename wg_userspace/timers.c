@@ -90,6 +90,7 @@ void wg_timers_handshake_complete(struct wg_timers *t, uint64_t now)
 	(void)now;
 	t->retransmit_at = 0;
 	t->handshake_attempts = 0;
+	t->sent_lastminute_handshake = false;
 }
 
 void wg_timers_session_derived(struct wg_timers *t, uint64_t now)
@@ -97,11 +98,14 @@ void wg_timers_session_derived(struct wg_timers *t, uint64_t now)
 	t->zero_keys_at = wg_timers_at(now, 3 * t->cfg.reject_after_time);
 }
 
-void wg_timers_set_persistent_keepalive(struct wg_timers *t, uint16_t seconds, uint64_t now)
+unsigned wg_timers_set_persistent_keepalive(struct wg_timers *t, uint16_t seconds, uint64_t now)
 {
+	bool was_off = !t->persistent_keepalive_interval;
+
 	t->persistent_keepalive_interval = seconds;
 	t->persistent_keepalive_at =
 		seconds ? wg_timers_at(now, (uint64_t)seconds * WG_NSEC_PER_SEC) : 0;
+	return was_off && seconds ? WG_TIMER_SEND_PERSISTENT_KEEPALIVE : 0;
 }
 
 void wg_timers_stop(struct wg_timers *t)
@@ -110,6 +114,7 @@ void wg_timers_stop(struct wg_timers *t)
 	t->zero_keys_at = t->persistent_keepalive_at = 0;
 	t->handshake_attempts = 0;
 	t->need_another_keepalive = false;
+	t->sent_lastminute_handshake = false;
 }
 
 bool wg_timers_may_send_initiation(struct wg_timers *t, bool is_retry, uint64_t now)
@@ -188,4 +193,14 @@ bool wg_timers_should_rekey_on_receive(const struct wg_timers *t, bool i_am_init
 	return i_am_initiator && now - keypair_birth >= t->cfg.reject_after_time -
 							  t->cfg.keepalive_timeout -
 							  t->cfg.rekey_timeout;
+}
+
+bool wg_timers_rekey_on_receive_once(struct wg_timers *t, bool i_am_initiator,
+				     uint64_t keypair_birth, uint64_t now)
+{
+	if (t->sent_lastminute_handshake ||
+	    !wg_timers_should_rekey_on_receive(t, i_am_initiator, keypair_birth, now))
+		return false;
+	t->sent_lastminute_handshake = true;
+	return true;
 }

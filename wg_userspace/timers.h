@@ -44,6 +44,7 @@ struct wg_timers {
 	uint64_t persistent_keepalive_at;
 	uint32_t handshake_attempts;
 	bool need_another_keepalive;
+	bool sent_lastminute_handshake; /* see wg_timers_rekey_on_receive_once */
 	uint16_t persistent_keepalive_interval; /* seconds */
 	uint64_t last_initiation_sent; /* 0 = never */
 	uint64_t rng;                  /* jitter source (xorshift), seeded */
@@ -61,7 +62,11 @@ void wg_timers_any_authenticated_packet_traversal(struct wg_timers *t, uint64_t 
 void wg_timers_handshake_initiated(struct wg_timers *t, uint64_t now);
 void wg_timers_handshake_complete(struct wg_timers *t, uint64_t now);
 void wg_timers_session_derived(struct wg_timers *t, uint64_t now);
-void wg_timers_set_persistent_keepalive(struct wg_timers *t, uint16_t seconds, uint64_t now);
+/* Sets the persistent keepalive interval (0 = off). Returns
+ * WG_TIMER_SEND_PERSISTENT_KEEPALIVE when it was off and is now on: like
+ * wireguard-go, a keepalive goes out at once so a NAT mapping exists before
+ * the first interval passes. */
+unsigned wg_timers_set_persistent_keepalive(struct wg_timers *t, uint16_t seconds, uint64_t now);
 /* Peer removed or keys zeroed by hand: disarm everything. */
 void wg_timers_stop(struct wg_timers *t);
 
@@ -69,7 +74,14 @@ void wg_timers_stop(struct wg_timers *t);
  * REKEY_TIMEOUT ago. A fresh (non-retry) attempt resets the retry count. */
 bool wg_timers_may_send_initiation(struct wg_timers *t, bool is_retry, uint64_t now);
 
-/* Fires every deadline <= now and returns the actions (a bitmask). */
+/* Fires every deadline <= now and returns the actions (a bitmask).
+ * Retransmission: the first initiation is followed by at most
+ * REKEY_ATTEMPT_TIME / REKEY_TIMEOUT (18) retries, each REKEY_TIMEOUT + jitter
+ * after the previous; the expiry after the last retry returns GIVE_UP, so the
+ * retries span REKEY_ATTEMPT_TIME (90 s plus the accumulated jitter) and the
+ * queue is dropped about one REKEY_TIMEOUT later (wireguard-go and Linux
+ * retry once more: their test is attempts > MAX_TIMER_HANDSHAKES). The device must call wg_timers_handshake_initiated
+ * for each initiation it actually sends, which re-arms the retransmission. */
 unsigned wg_timers_tick(struct wg_timers *t, uint64_t now);
 /* Earliest armed deadline, or UINT64_MAX. */
 uint64_t wg_timers_next_deadline(const struct wg_timers *t);
@@ -79,5 +91,12 @@ bool wg_timers_should_rekey_on_send(const struct wg_timers *t, bool i_am_initiat
 				    uint64_t keypair_birth, uint64_t send_counter, uint64_t now);
 bool wg_timers_should_rekey_on_receive(const struct wg_timers *t, bool i_am_initiator,
 				       uint64_t keypair_birth, uint64_t now);
+/* The receive-side predicate as wireguard-go applies it: true at most once
+ * until the next wg_timers_handshake_complete, so a stream of incoming
+ * packets on an ageing keypair triggers one initiation, not one per packet
+ * (each of which would also reset the retry count and defeat GIVE_UP).
+ * Mutates t: call it where the other events are called (peer lock held). */
+bool wg_timers_rekey_on_receive_once(struct wg_timers *t, bool i_am_initiator,
+				     uint64_t keypair_birth, uint64_t now);
 
 #endif

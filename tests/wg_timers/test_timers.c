@@ -103,13 +103,18 @@ static void test_timers_persistent_keepalive_every_n_seconds(void)
 {
 	struct wg_timers t;
 	wg_timers_init(&t, NULL, 1);
-	wg_timers_set_persistent_keepalive(&t, 25, T0);
+	/* turning it on sends one at once (a NAT mapping before the first interval) */
+	CHECK_EQ_INT(wg_timers_set_persistent_keepalive(&t, 25, T0),
+		     WG_TIMER_SEND_PERSISTENT_KEEPALIVE);
 	CHECK_EQ_INT(wg_timers_tick(&t, T0 + 25 * S - 1), 0);
 	CHECK_EQ_INT(wg_timers_tick(&t, T0 + 25 * S), WG_TIMER_SEND_PERSISTENT_KEEPALIVE);
 	/* the device sends the keepalive: a traversal re-arms it */
 	wg_timers_any_authenticated_packet_traversal(&t, T0 + 25 * S);
 	CHECK_EQ_INT(wg_timers_next_deadline(&t), T0 + 50 * S);
-	wg_timers_set_persistent_keepalive(&t, 0, T0 + 26 * S);
+	/* changing a running interval does not send an extra one */
+	CHECK_EQ_INT(wg_timers_set_persistent_keepalive(&t, 30, T0 + 25 * S), 0);
+	CHECK_EQ_INT(wg_timers_next_deadline(&t), T0 + 55 * S);
+	CHECK_EQ_INT(wg_timers_set_persistent_keepalive(&t, 0, T0 + 26 * S), 0);
 	CHECK_EQ_INT(wg_timers_tick(&t, T0 + 60 * S), 0);
 }
 
@@ -141,6 +146,48 @@ static void test_timers_rekey_predicates_at_boundaries(void)
 	CHECK(!wg_timers_should_rekey_on_receive(&t, false, T0, T0 + 179 * S));
 }
 
+static void test_timers_lastminute_rekey_on_receive_fires_once_per_handshake(void)
+{
+	struct wg_timers t;
+	wg_timers_init(&t, NULL, 1);
+	CHECK(!wg_timers_rekey_on_receive_once(&t, true, T0, T0 + 165 * S - 1));
+	CHECK(wg_timers_rekey_on_receive_once(&t, true, T0, T0 + 165 * S));
+	CHECK(!wg_timers_rekey_on_receive_once(&t, true, T0, T0 + 166 * S));
+	CHECK(!wg_timers_rekey_on_receive_once(&t, false, T0, T0 + 170 * S));
+	/* a completed handshake re-arms it for the next keypair */
+	wg_timers_handshake_complete(&t, T0 + 167 * S);
+	CHECK(!wg_timers_rekey_on_receive_once(&t, true, T0 + 167 * S, T0 + 332 * S - 1));
+	CHECK(wg_timers_rekey_on_receive_once(&t, true, T0 + 167 * S, T0 + 332 * S));
+}
+
+static void test_timers_stop_disarms_everything(void)
+{
+	struct wg_timers t;
+	wg_timers_init(&t, NULL, 3);
+	wg_timers_set_persistent_keepalive(&t, 25, T0);
+	wg_timers_handshake_initiated(&t, T0);
+	wg_timers_data_sent(&t, T0);
+	wg_timers_data_received(&t, T0);
+	wg_timers_session_derived(&t, T0);
+	CHECK(wg_timers_next_deadline(&t) != UINT64_MAX);
+	wg_timers_stop(&t);
+	CHECK(wg_timers_next_deadline(&t) == UINT64_MAX);
+	CHECK_EQ_INT(wg_timers_tick(&t, T0 + 10000 * S), 0);
+}
+
+static void test_timers_jitter_is_deterministic_per_seed(void)
+{
+	struct wg_timers a, b, c;
+	wg_timers_init(&a, NULL, 99);
+	wg_timers_init(&b, NULL, 99);
+	wg_timers_init(&c, NULL, 100);
+	wg_timers_handshake_initiated(&a, T0);
+	wg_timers_handshake_initiated(&b, T0);
+	wg_timers_handshake_initiated(&c, T0);
+	CHECK_EQ_INT(wg_timers_next_deadline(&a), wg_timers_next_deadline(&b));
+	CHECK(wg_timers_next_deadline(&a) != wg_timers_next_deadline(&c));
+}
+
 static void test_timers_shortened_config_for_tests(void)
 {
 	struct wg_timer_config c;
@@ -167,6 +214,9 @@ int main(void)
 	RUN_TEST(test_timers_persistent_keepalive_every_n_seconds);
 	RUN_TEST(test_timers_zero_keys_540s_after_session);
 	RUN_TEST(test_timers_rekey_predicates_at_boundaries);
+	RUN_TEST(test_timers_lastminute_rekey_on_receive_fires_once_per_handshake);
+	RUN_TEST(test_timers_stop_disarms_everything);
+	RUN_TEST(test_timers_jitter_is_deterministic_per_seed);
 	RUN_TEST(test_timers_shortened_config_for_tests);
 	return TEST_DONE();
 }
