@@ -57,6 +57,27 @@ configure_peer() { # $1 = psk file or empty
   fi
 }
 
+# wireguard-go's own view of our peer: "<rx> <tx>" bytes and the last handshake time.
+go_counters() {
+  local pub; pub=$(cat "$WORK/our.pub")
+  local tr hs
+  tr=$(ip netns exec $NB wg show $IF transfer | awk -v p="$pub" '$1 == p {print $2, $3}')
+  hs=$(ip netns exec $NB wg show $IF latest-handshakes | awk -v p="$pub" '$1 == p {print $2}')
+  echo "${tr:-0 0} ${hs:-0}"
+}
+# wireguard-go counts whole UDP payloads. Exact sizes: initiation 148,
+# response 92, transport 32 + plaintext padded to 16 (84-byte ping -> 96,
+# 60-byte echo with 32-byte payload -> 64), so framing/padding errors show.
+check_go_counted() { # $1 = label, $2 = expected rx, $3 = expected tx
+  local rx tx hs
+  read -r rx tx hs < <(go_counters)
+  if [ "${hs:-0}" -gt 0 ] && [ "$rx" = "$2" ] && [ "$tx" = "$3" ]; then
+    echo "PASS wireguard-go counted it ($1): rx=$rx tx=$tx handshake=$hs"
+  else
+    echo "FAIL wireguard-go counters ($1): rx=$rx tx=$tx handshake=$hs, want rx=$2 tx=$3"; fail=1
+  fi
+}
+
 fail=0
 for psk in "" "$WORK/psk"; do
   label=${psk:+with psk}; label=${label:-no psk}
@@ -65,6 +86,7 @@ for psk in "" "$WORK/psk"; do
   if timeout 40 ip netns exec $NA "$PEER_BIN" initiate "$WORK/our.key" "$(cat "$WORK/go.pub")" \
        10.201.77.2 51820 41000 10.99.77.2 10.99.77.1 $psk; then
     echo "PASS initiate ($label)"
+    check_go_counted "initiate, $label" $((148 + 32 + 64)) $((92 + 32 + 64))
   else
     echo "FAIL initiate ($label)"; fail=1
   fi
@@ -81,6 +103,19 @@ for psk in "" "$WORK/psk"; do
   fi
   wait $rpid || { echo "FAIL respond peer exit ($label)"; fail=1; }
   cat "$WORK/respond.log"
-  ip netns exec $NB wg show $IF latest-handshakes
+  check_go_counted "respond, $label" $((92 + 3 * (32 + 96))) $((148 + 3 * (32 + 96)))
 done
+
+# Negative control: the preshared key really takes part. Our side uses a PSK
+# that wireguard-go does not have, so no handshake may complete.
+configure_peer ""
+echo "== we initiate with a PSK wireguard-go does not have (must fail)"
+if timeout 40 ip netns exec $NA "$PEER_BIN" initiate "$WORK/our.key" "$(cat "$WORK/go.pub")" \
+     10.201.77.2 51820 41000 10.99.77.2 10.99.77.1 "$WORK/psk" > "$WORK/neg.log" 2>&1; then
+  echo "FAIL: handshake completed despite mismatched PSK"; cat "$WORK/neg.log"; fail=1
+elif grep -q 'no response from wireguard-go' "$WORK/neg.log"; then
+  echo "PASS mismatched PSK rejected"
+else
+  echo "FAIL: unexpected outcome with mismatched PSK"; cat "$WORK/neg.log"; fail=1
+fi
 exit $fail

@@ -188,10 +188,11 @@ static int run_initiate(struct ctx *c)
 		if (ret == -ETIMEDOUT)
 			break;
 		if (ret == 0 && r.event == WG_PROTO_DATA && r.plain_len > 0) {
-			uint32_t src;
+			uint32_t src, dst;
 			memcpy(&src, plain + 12, 4);
+			memcpy(&dst, plain + 16, 4);
 			int ok = icmp_valid(plain, r.plain_len) && plain[20] == 0 &&
-				 src == c->peer_ip && plain[24] == 0x43 && plain[25] == 0x21 &&
+				 src == c->peer_ip && dst == c->our_ip && plain[24] == 0x43 && plain[25] == 0x21 &&
 				 plain[27] == 1 && memcmp(plain + 28, payload, 32) == 0;
 			wg_proto_result_release(&r);
 			if (ok) {
