@@ -12,7 +12,7 @@
 #include "auth.h"
 #include "rpc.h"
 
-#define RPC_MAX_REPLY (4u << 20)
+
 
 struct rpc_req {
 	struct rpc_client *c;
@@ -22,6 +22,7 @@ struct rpc_req {
 	char *resp;
 	size_t resp_len, resp_cap;
 	bool too_big;
+	bool raw; /* rpc_client_request: the whole reply is the result */
 	rpc_done_fn done;
 	void *user;
 	struct rpc_req *next, *prev;
@@ -87,7 +88,7 @@ static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 			err = status == 401 ? -EACCES : -EPROTO;
 			msg = "malformed reply";
 		} else if (cJSON_IsTrue(ok) && status == 200) {
-			result = cJSON_GetObjectItemCaseSensitive(doc, "result");
+			result = r->raw ? doc : cJSON_GetObjectItemCaseSensitive(doc, "result");
 			rpc_req_free(r);
 			done(user, 0, result, NULL);
 			cJSON_Delete(doc);
@@ -249,80 +250,140 @@ int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t le
 	return 0;
 }
 
-int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
-		    cJSON *params, double timeout_s, rpc_done_fn done, void *user)
+/* Builds and starts one transfer; takes body (malloc'd) and headers. */
+static int rpc_client_submit(struct rpc_client *c, const char *host_port, const char *http_method,
+			     const char *path, char *body, size_t body_len,
+			     struct curl_slist *headers, bool raw, double timeout_s,
+			     rpc_done_fn done, void *user)
 {
-	struct sockaddr_storage ss;
-	struct rpc_auth_headers h;
-	struct rpc_req *r = NULL;
-	cJSON *doc = NULL;
-	char url[128], hdr[160];
-	socklen_t sl;
-	int ret = -ENOMEM;
+	struct rpc_req *r;
+	char url[192];
 
-	if (!c->secret_len || rpc_parse_addr(host_port, &ss, &sl) < 0 || !method) {
-		cJSON_Delete(params);
-		return -EINVAL;
-	}
-	doc = cJSON_CreateObject();
 	r = calloc(1, sizeof(*r));
-	if (!doc || !r)
-		goto fail;
-	cJSON_AddStringToObject(doc, "method", method);
-	cJSON_AddItemToObject(doc, "params", params ? params : cJSON_CreateObject());
-	params = NULL;
-	r->body = cJSON_PrintUnformatted(doc);
-	r->easy = curl_easy_init();
-	if (!r->body || !r->easy)
-		goto fail;
-	if (rpc_auth_sign(c->secret, c->secret_len, "POST", "/rpc", r->body, strlen(r->body),
-			  (uint64_t)time(NULL), &h) < 0) {
-		ret = -EINVAL;
-		goto fail;
+	if (!r) {
+		free(body);
+		curl_slist_free_all(headers);
+		return -ENOMEM;
 	}
-	snprintf(hdr, sizeof(hdr), "%s: %s", RPC_HDR_TIMESTAMP, h.timestamp);
-	r->headers = curl_slist_append(r->headers, hdr);
-	snprintf(hdr, sizeof(hdr), "%s: %s", RPC_HDR_NONCE, h.nonce);
-	r->headers = curl_slist_append(r->headers, hdr);
-	snprintf(hdr, sizeof(hdr), "%s: %s", RPC_HDR_SIGNATURE, h.signature);
-	r->headers = curl_slist_append(r->headers, hdr);
-	r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+	r->c = c;
+	r->body = body;
+	r->headers = headers;
+	r->raw = raw;
+	r->easy = curl_easy_init();
+	if (!r->easy) {
+		r->done = NULL;
+		goto fail_unlinked;
+	}
+	if ((size_t)snprintf(url, sizeof(url), "http://%s%s", host_port, path) >= sizeof(url))
+		goto fail_unlinked;
 	r->headers = curl_slist_append(r->headers, "Expect:"); /* no 100-continue round trip */
-	snprintf(url, sizeof(url), "http://%s/rpc", host_port);
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	if (strcmp(http_method, "GET") == 0) {
+		curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)body_len);
+		if (strcmp(http_method, "POST") != 0)
+			curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, http_method);
+	}
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, rpc_client_write_cb);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(timeout_s > 0 ? timeout_s * 1000 : 3000));
-	r->c = c;
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
+			 (long)((timeout_s > 0 ? timeout_s : RPC_DEFAULT_TIMEOUT_S) * 1000));
 	r->done = done;
 	r->user = user;
 	r->next = c->reqs;
 	if (c->reqs)
 		c->reqs->prev = r;
 	c->reqs = r;
-	cJSON_Delete(doc);
 	if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
 		r->done = NULL;
 		rpc_req_free(r);
 		return -EIO;
 	}
 	return 0;
-fail:
-	cJSON_Delete(params);
-	cJSON_Delete(doc);
-	if (r) {
-		if (r->easy)
-			curl_easy_cleanup(r->easy);
-		free(r->body);
-		free(r);
+fail_unlinked:
+	if (r->easy)
+		curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	free(r->body);
+	free(r);
+	return -EINVAL;
+}
+
+static struct curl_slist *rpc_hdr_add(struct curl_slist *l, const char *name, const char *value)
+{
+	char hdr[160];
+
+	snprintf(hdr, sizeof(hdr), "%s: %s", name, value);
+	return curl_slist_append(l, hdr);
+}
+
+int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
+		    cJSON *params, double timeout_s, rpc_done_fn done, void *user)
+{
+	struct sockaddr_storage ss;
+	struct rpc_auth_headers h;
+	struct curl_slist *hl = NULL;
+	cJSON *doc = NULL;
+	char *body = NULL;
+	socklen_t sl;
+	size_t len;
+
+	if (!c->secret_len || rpc_parse_addr(host_port, &ss, &sl) < 0 || !method) {
+		cJSON_Delete(params);
+		return -EINVAL;
 	}
-	return ret;
+	doc = cJSON_CreateObject();
+	if (!doc) {
+		cJSON_Delete(params);
+		return -ENOMEM;
+	}
+	cJSON_AddStringToObject(doc, "method", method);
+	cJSON_AddItemToObject(doc, "params", params ? params : cJSON_CreateObject());
+	body = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (!body)
+		return -ENOMEM;
+	len = strlen(body);
+	if (rpc_auth_sign(c->secret, c->secret_len, "POST", "/rpc", body, len,
+			  (uint64_t)time(NULL), &h) < 0) {
+		free(body);
+		return -EINVAL;
+	}
+	hl = rpc_hdr_add(hl, RPC_HDR_TIMESTAMP, h.timestamp);
+	hl = rpc_hdr_add(hl, RPC_HDR_NONCE, h.nonce);
+	hl = rpc_hdr_add(hl, RPC_HDR_SIGNATURE, h.signature);
+	hl = curl_slist_append(hl, "Content-Type: application/json");
+	return rpc_client_submit(c, host_port, "POST", "/rpc", body, len, hl, false, timeout_s,
+				 done, user);
+}
+
+int rpc_client_request(struct rpc_client *c, const char *host_port, const char *http_method,
+		       const char *path, const char *body, size_t body_len, double timeout_s,
+		       rpc_done_fn done, void *user)
+{
+	struct sockaddr_storage ss;
+	struct curl_slist *hl = NULL;
+	socklen_t sl;
+	char *copy = NULL;
+
+	if (rpc_parse_addr(host_port, &ss, &sl) < 0 || !http_method || !path || path[0] != '/')
+		return -EINVAL;
+	if (body) {
+		copy = malloc(body_len + 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, body, body_len);
+		copy[body_len] = 0;
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+	}
+	return rpc_client_submit(c, host_port, http_method, path, copy, copy ? body_len : 0, hl,
+				 true, timeout_s, done, user);
 }
 
 void rpc_client_free(struct rpc_client *c)

@@ -19,6 +19,8 @@
 #define RPC_DEFAULT_MAX_CONNS 64
 #define RPC_DEFAULT_CONN_TIMEOUT_S 10
 #define RPC_DEFAULT_SKEW_S 15
+#define RPC_DEFAULT_TIMEOUT_S 3.0
+#define RPC_MAX_REPLY (4u << 20)
 
 struct rpc_server;
 struct rpc_call;
@@ -50,6 +52,24 @@ int rpc_server_set_secret(struct rpc_server *s, const uint8_t *secret, size_t le
 uint16_t rpc_server_port(const struct rpc_server *s);
 void rpc_server_free(struct rpc_server *s);
 
+/* Unauthenticated routes (e.g. POST /join, which carries its own
+ * token-derived encryption). The handler receives the raw body (NUL
+ * terminated, body_len bytes) and answers with rpc_call_raw_reply (any JSON
+ * document) or rpc_call_reply/rpc_call_error, now or later. /health and /rpc
+ * are built in and cannot be registered. */
+typedef void (*rpc_route_fn)(void *user, const char *body, size_t body_len, struct rpc_call *call);
+int rpc_server_route(struct rpc_server *s, const char *http_method, const char *path,
+		     rpc_route_fn fn, void *user);
+/* Takes ownership of doc; sent as is with the given status. */
+void rpc_call_raw_reply(struct rpc_call *call, unsigned http_status, cJSON *doc);
+
+/* The request-body parser of POST /rpc (pure; exposed for tests and fuzzing).
+ * On success *method points into *doc_out (caller cJSON_Deletes it) and
+ * *params is the "params" object (an empty object is added when absent). On
+ * failure returns -EINVAL and a reason in err. */
+int rpc_parse_request(const char *body, size_t len, cJSON **doc_out, const char **method,
+		      const cJSON **params, char *err, size_t errlen);
+
 /* Client. err is 0 with result (the "result" member, borrowed for the
  * callback), or negative: -ETIMEDOUT, -ECONNREFUSED, -EACCES (401: not
  * authenticated), -EPROTO (malformed answer), -EREMOTEIO (the peer answered
@@ -57,6 +77,7 @@ void rpc_server_free(struct rpc_server *s);
 typedef void (*rpc_done_fn)(void *user, int err, const cJSON *result, const char *message);
 
 struct rpc_client;
+/* secret may be NULL (joiner before it has one: only rpc_client_request). */
 int rpc_client_new(struct ev_loop *loop, const uint8_t *secret, size_t secret_len,
 		   struct rpc_client **out);
 int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t len);
@@ -64,6 +85,14 @@ int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t le
  * (NULL = {}). The callback runs exactly once, from the loop. */
 int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
 		    cJSON *params, double timeout_s, rpc_done_fn done, void *user);
+/* Unsigned request to an unauthenticated route (GET /health, POST /join).
+ * body is sent as is (NULL for GET); the callback gets err 0 with the whole
+ * reply document as result when it is JSON with "ok": true, else the same
+ * negative errors as rpc_client_call (the reply's "error" as message). */
+int rpc_client_request(struct rpc_client *c, const char *host_port, const char *http_method,
+		       const char *path, const char *body, size_t body_len, double timeout_s,
+		       rpc_done_fn done, void *user);
+/* Cancels every pending call: each callback runs with -ECANCELED. */
 void rpc_client_free(struct rpc_client *c);
 
 /* Splits "host:port" / "[v6]:port" into a socket address (numeric only). */

@@ -25,6 +25,14 @@ struct rpc_method {
 	struct rpc_method *next;
 };
 
+struct rpc_route {
+	char *http_method;
+	char *path;
+	rpc_route_fn fn;
+	void *user;
+	struct rpc_route *next;
+};
+
 struct rpc_server {
 	struct ev_loop *loop;
 	struct MHD_Daemon *daemon;
@@ -37,6 +45,7 @@ struct rpc_server {
 	uint16_t port;
 	struct rpc_replay_cache *replay;
 	struct rpc_method *methods;
+	struct rpc_route *routes;
 };
 
 struct rpc_call {
@@ -83,6 +92,15 @@ void rpc_call_reply(struct rpc_call *call, cJSON *result)
 	rpc_call_set(call, MHD_HTTP_OK, doc);
 }
 
+void rpc_call_raw_reply(struct rpc_call *call, unsigned http_status, cJSON *doc)
+{
+	if (call->response) {
+		cJSON_Delete(doc);
+		return;
+	}
+	rpc_call_set(call, http_status, doc ? doc : cJSON_CreateNull());
+}
+
 void rpc_call_error(struct rpc_call *call, unsigned http_status, const char *message)
 {
 	cJSON *doc = cJSON_CreateObject();
@@ -116,13 +134,66 @@ static struct rpc_method *rpc_find(struct rpc_server *s, const char *name)
 	return NULL;
 }
 
+int rpc_parse_request(const char *body, size_t len, cJSON **doc_out, const char **method,
+		      const cJSON **params, char *err, size_t errlen)
+{
+	cJSON *doc, *m, *p;
+
+	*doc_out = NULL;
+	*method = NULL;
+	*params = NULL;
+	doc = cJSON_ParseWithLength(body, len);
+	if (!doc) {
+		snprintf(err, errlen, "malformed request: not JSON");
+		return -EINVAL;
+	}
+	if (!cJSON_IsObject(doc)) {
+		snprintf(err, errlen, "malformed request: want {\"method\": string, \"params\": object}");
+		goto fail;
+	}
+	m = cJSON_GetObjectItemCaseSensitive(doc, "method");
+	if (!cJSON_IsString(m) || !m->valuestring[0] || strlen(m->valuestring) > 64) {
+		snprintf(err, errlen, "malformed request: \"method\" must be a name of 1..64 characters");
+		goto fail;
+	}
+	p = cJSON_GetObjectItemCaseSensitive(doc, "params");
+	if (p && !cJSON_IsObject(p)) {
+		snprintf(err, errlen, "malformed request: \"params\" must be an object");
+		goto fail;
+	}
+	if (!p) {
+		p = cJSON_AddObjectToObject(doc, "params");
+		if (!p) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	*doc_out = doc;
+	*method = m->valuestring;
+	*params = p;
+	return 0;
+fail:
+	cJSON_Delete(doc);
+	return -EINVAL;
+}
+
+static struct rpc_route *rpc_route_find(struct rpc_server *s, const char *path)
+{
+	for (struct rpc_route *r = s->routes; r; r = r->next)
+		if (strcmp(r->path, path) == 0)
+			return r;
+	return NULL;
+}
+
 /* Everything about POST /rpc once the body is complete. */
 static void rpc_dispatch(struct rpc_call *call, const char *http_method, const char *url)
 {
 	struct rpc_server *s = call->s;
 	const char *ts, *nonce, *sig;
 	enum rpc_auth_result auth;
-	cJSON *doc = NULL, *method, *params;
+	cJSON *doc = NULL;
+	const cJSON *params;
+	const char *name;
 	struct rpc_method *m;
 	char msg[160];
 
@@ -143,21 +214,14 @@ static void rpc_dispatch(struct rpc_call *call, const char *http_method, const c
 		rpc_call_error(call, MHD_HTTP_UNAUTHORIZED, rpc_auth_result_str(auth));
 		return;
 	}
-	doc = cJSON_ParseWithLength(call->body ? call->body : "", call->len);
-	method = doc ? cJSON_GetObjectItemCaseSensitive(doc, "method") : NULL;
-	params = doc ? cJSON_GetObjectItemCaseSensitive(doc, "params") : NULL;
-	if (!cJSON_IsObject(doc) || !cJSON_IsString(method)) {
-		rpc_call_error(call, MHD_HTTP_BAD_REQUEST,
-			       "malformed request: want {\"method\": string, \"params\": object}");
-		goto out;
+	if (rpc_parse_request(call->body ? call->body : "", call->len, &doc, &name, &params, msg,
+			      sizeof(msg)) < 0) {
+		rpc_call_error(call, MHD_HTTP_BAD_REQUEST, msg);
+		return;
 	}
-	if (params && !cJSON_IsObject(params)) {
-		rpc_call_error(call, MHD_HTTP_BAD_REQUEST, "malformed request: params must be an object");
-		goto out;
-	}
-	m = rpc_find(s, method->valuestring);
+	m = rpc_find(s, name);
 	if (!m) {
-		snprintf(msg, sizeof(msg), "unknown method: %.100s", method->valuestring);
+		snprintf(msg, sizeof(msg), "unknown method: %.100s", name);
 		rpc_call_error(call, MHD_HTTP_NOT_FOUND, msg);
 		goto out;
 	}
@@ -236,14 +300,30 @@ static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const 
 		return rpc_send(conn, MHD_HTTP_OK, "{\"ok\":true}");
 	}
 	if (strcmp(url, "/rpc") != 0) {
+		struct rpc_route *rt = rpc_route_find(s, url);
+		if (!rt) {
+			call->dispatched = true;
+			return rpc_send(conn, MHD_HTTP_NOT_FOUND,
+					"{\"ok\":false,\"error\":\"not found\"}");
+		}
+		if (strcmp(method, rt->http_method) != 0) {
+			call->dispatched = true;
+			return rpc_send(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					"{\"ok\":false,\"error\":\"method not allowed\"}");
+		}
 		call->dispatched = true;
-		return rpc_send(conn, MHD_HTTP_NOT_FOUND, "{\"ok\":false,\"error\":\"not found\"}");
+		if (call->too_big)
+			rpc_call_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+		else
+			rt->fn(rt->user, call->body ? call->body : "", call->len, call);
+		goto answer;
 	}
 	if (strcmp(method, "POST") != 0) {
 		call->dispatched = true;
 		return rpc_send(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"ok\":false,\"error\":\"use POST\"}");
 	}
 	rpc_dispatch(call, method, url);
+answer:
 	if (call->response)
 		return rpc_send(conn, call->status, call->response);
 	/* The handler answers later: park the connection. */
@@ -441,6 +521,33 @@ int rpc_server_register(struct rpc_server *s, const char *method, rpc_method_fn 
 	return 0;
 }
 
+int rpc_server_route(struct rpc_server *s, const char *http_method, const char *path,
+		     rpc_route_fn fn, void *user)
+{
+	struct rpc_route *r;
+
+	if (!path || path[0] != '/' || !http_method || !fn)
+		return -EINVAL;
+	if (strcmp(path, "/rpc") == 0 || strcmp(path, "/health") == 0 || rpc_route_find(s, path))
+		return -EEXIST;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->http_method = strdup(http_method);
+	r->path = strdup(path);
+	if (!r->http_method || !r->path) {
+		free(r->http_method);
+		free(r->path);
+		free(r);
+		return -ENOMEM;
+	}
+	r->fn = fn;
+	r->user = user;
+	r->next = s->routes;
+	s->routes = r;
+	return 0;
+}
+
 uint16_t rpc_server_port(const struct rpc_server *s)
 {
 	return s->port;
@@ -458,6 +565,13 @@ void rpc_server_free(struct rpc_server *s)
 		s->methods = m->next;
 		free(m->name);
 		free(m);
+	}
+	while (s->routes) {
+		struct rpc_route *r = s->routes;
+		s->routes = r->next;
+		free(r->http_method);
+		free(r->path);
+		free(r);
 	}
 	rpc_replay_cache_free(s->replay);
 	sodium_memzero(s, sizeof(*s));
