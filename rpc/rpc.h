@@ -19,6 +19,7 @@
 #define RPC_DEFAULT_MAX_CONNS 64
 #define RPC_DEFAULT_CONN_TIMEOUT_S 10
 #define RPC_DEFAULT_SKEW_S 15
+#define RPC_DEFAULT_HANDLER_TIMEOUT_S 60.0
 #define RPC_DEFAULT_TIMEOUT_S 3.0
 #define RPC_MAX_REPLY (4u << 20)
 
@@ -33,14 +34,25 @@ struct rpc_server_config {
 	size_t max_body;          /* 0 = RPC_DEFAULT_MAX_BODY */
 	unsigned max_conns;       /* 0 = RPC_DEFAULT_MAX_CONNS */
 	unsigned conn_timeout_s;  /* 0 = RPC_DEFAULT_CONN_TIMEOUT_S */
+	double handler_timeout_s; /* 0 = RPC_DEFAULT_HANDLER_TIMEOUT_S: an
+				   * asynchronous handler silent this long is
+				   * answered 504 by the server */
 };
 
-/* A method handler. It answers with rpc_call_reply/rpc_call_error, now or
- * later from another loop callback (the connection waits, suspended). */
+/* A method handler. It answers exactly once with rpc_call_reply/
+ * rpc_call_error, now or later from another loop callback (the connection
+ * waits, suspended); after answering, the call pointer is invalid.
+ * params is borrowed for the duration of the handler only. */
 typedef void (*rpc_method_fn)(void *user, const cJSON *params, struct rpc_call *call);
 /* Takes ownership of result (NULL = JSON null). */
 void rpc_call_reply(struct rpc_call *call, cJSON *result);
 void rpc_call_error(struct rpc_call *call, unsigned http_status, const char *message);
+/* A handler that answers later registers this: it runs at most once, when
+ * the call will never be answered by the handler (handler deadline passed,
+ * server freed). The call pointer is invalid after it returns; the handler
+ * must drop it (and must not answer it). */
+typedef void (*rpc_abort_fn)(void *user, struct rpc_call *call);
+void rpc_call_on_abort(struct rpc_call *call, rpc_abort_fn fn, void *user);
 /* The authenticated peer's address, "ip:port". */
 const char *rpc_call_peer(const struct rpc_call *call);
 

@@ -46,6 +46,8 @@ struct rpc_server {
 	struct rpc_replay_cache *replay;
 	struct rpc_method *methods;
 	struct rpc_route *routes;
+	struct rpc_call *suspended; /* calls waiting for an asynchronous answer */
+	double handler_timeout_s;
 };
 
 struct rpc_call {
@@ -59,6 +61,12 @@ struct rpc_call {
 	bool suspended;
 	unsigned status;
 	char *response; /* JSON text, set once */
+	/* While suspended: on the server's list, with a deadline, because MHD
+	 * neither polls nor times out a suspended connection. */
+	ev_timer deadline;
+	rpc_abort_fn abort_fn;
+	void *abort_user;
+	struct rpc_call *next, *prev;
 	char peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -69,16 +77,58 @@ const char *rpc_call_peer(const struct rpc_call *call)
 	return call->peer;
 }
 
+void rpc_call_on_abort(struct rpc_call *call, rpc_abort_fn fn, void *user)
+{
+	call->abort_fn = fn;
+	call->abort_user = user;
+}
+
+static void rpc_call_unlink(struct rpc_call *call)
+{
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		call->s->suspended = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	call->next = call->prev = NULL;
+	ev_timer_stop(call->s->loop, &call->deadline);
+}
+
 static void rpc_call_set(struct rpc_call *call, unsigned status, cJSON *doc)
 {
 	call->status = status;
 	call->response = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
+	if (!call->response) /* out of memory: still answer something */
+		call->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	if (call->suspended) {
 		call->suspended = false;
+		rpc_call_unlink(call);
 		MHD_resume_connection(call->conn);
 		rpc_server_schedule(call->s); /* MHD must run to send it */
 	}
+}
+
+/* The handler's answer will never be sent: tell it, then answer ourselves. */
+static void rpc_call_abandon(struct rpc_call *call, unsigned status, const char *why)
+{
+	rpc_abort_fn fn = call->abort_fn;
+
+	call->abort_fn = NULL;
+	if (fn)
+		fn(call->abort_user, call);
+	rpc_call_error(call, status, why);
+}
+
+static void rpc_call_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rpc_call *call = w->data;
+
+	(void)loop;
+	(void)revents;
+	cst_warn("rpc: handler for %s did not answer in time", call->peer);
+	rpc_call_abandon(call, MHD_HTTP_GATEWAY_TIMEOUT, "handler timed out");
 }
 
 void rpc_call_reply(struct rpc_call *call, cJSON *result)
@@ -285,8 +335,10 @@ static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const 
 		call->body[call->len] = 0;
 		return MHD_YES;
 	}
-	if (call->response)
-		return rpc_send(conn, call->status, call->response);
+	if (call->response || (call->dispatched && call->status))
+		return rpc_send(conn, call->status,
+				call->response ? call->response
+					       : "{\"ok\":false,\"error\":\"out of memory\"}");
 	if (call->dispatched) {
 		/* resumed without an answer cannot happen; be safe */
 		return rpc_send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -324,10 +376,19 @@ static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const 
 	}
 	rpc_dispatch(call, method, url);
 answer:
-	if (call->response)
-		return rpc_send(conn, call->status, call->response);
+	if (call->response || call->status)
+		return rpc_send(conn, call->status,
+				call->response ? call->response
+					       : "{\"ok\":false,\"error\":\"out of memory\"}");
 	/* The handler answers later: park the connection. */
 	call->suspended = true;
+	call->next = s->suspended;
+	if (s->suspended)
+		s->suspended->prev = call;
+	s->suspended = call;
+	ev_timer_init(&call->deadline, rpc_call_deadline_cb, s->handler_timeout_s, 0.);
+	call->deadline.data = call;
+	ev_timer_start(s->loop, &call->deadline);
 	MHD_suspend_connection(conn);
 	return MHD_YES;
 }
@@ -458,6 +519,8 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 	s->loop = loop;
 	s->skew_s = cfg->skew_s ? cfg->skew_s : RPC_DEFAULT_SKEW_S;
 	s->max_body = cfg->max_body ? cfg->max_body : RPC_DEFAULT_MAX_BODY;
+	s->handler_timeout_s = cfg->handler_timeout_s > 0 ? cfg->handler_timeout_s
+							  : RPC_DEFAULT_HANDLER_TIMEOUT_S;
 	ret = rpc_server_set_secret(s, cfg->secret, cfg->secret_len);
 	if (ret == 0)
 		ret = rpc_replay_cache_new(RPC_REPLAY_CAPACITY, &s->replay);
@@ -557,6 +620,9 @@ void rpc_server_free(struct rpc_server *s)
 {
 	if (!s)
 		return;
+	/* MHD must not be stopped with suspended connections: answer them. */
+	while (s->suspended)
+		rpc_call_abandon(s->suspended, MHD_HTTP_SERVICE_UNAVAILABLE, "server shutting down");
 	ev_io_stop(s->loop, &s->io);
 	ev_timer_stop(s->loop, &s->timer);
 	MHD_stop_daemon(s->daemon);
