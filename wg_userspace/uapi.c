@@ -373,10 +373,11 @@ void wg_uapi_writer_free(struct wg_uapi_writer *w)
 int wg_uapi_handle(const struct wg_uapi_ops *ops, void *ctx, const char *text, size_t len,
 		   struct wg_uapi_writer *reply)
 {
+	bool is_get = len == 7 && memcmp(text, "get=1\n\n", 7) == 0;
 	char tail[32];
 	int err;
 
-	if (len == 7 && memcmp(text, "get=1\n\n", 7) == 0) {
+	if (is_get) {
 		err = ops->get(ctx, reply);
 		if (err) {
 			/* Never hand back a half-written dump. */
@@ -399,7 +400,12 @@ int wg_uapi_handle(const struct wg_uapi_ops *ops, void *ctx, const char *text, s
 		reply->len = 0;
 		err = ENOMEM;
 	}
-	snprintf(tail, sizeof(tail), "errno=%d\n\n", err);
+	/* The sign differs by direction because `wg` reads them differently
+	 * (wireguard-tools ipc-uapi.h): after a set it does errno = -N, so a
+	 * failure must be negative, as wireguard-go sends it, for `wg set` to
+	 * print "Invalid argument"; a get reply's errno must be all digits,
+	 * and wg negates it itself. */
+	snprintf(tail, sizeof(tail), "errno=%d\n\n", is_get ? err : -err);
 	wg_uapi_append(reply, tail, strlen(tail));
 	return err;
 }

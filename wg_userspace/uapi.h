@@ -99,7 +99,8 @@ int wg_uapi_server_start(const char *dir, const char *ifname, const struct wg_ua
 /* Stops the thread and removes the socket file. */
 void wg_uapi_server_stop(struct wg_uapi_server *s);
 /* Serves one request from buffer to writer (used by the server and tests):
- * text is the full request; returns the errno written (0 ok). */
+ * text is the full request; returns the positive errno of the outcome (0 ok);
+ * the reply carries it negated after a set, as wireguard-go and `wg` do. */
 int wg_uapi_handle(const struct wg_uapi_ops *ops, void *ctx, const char *text, size_t len,
 		   struct wg_uapi_writer *reply);
 

@@ -73,7 +73,7 @@ static void wg_uapi_serve_client(struct wg_uapi_server *s, int fd)
 		if (n <= 0) {
 			if (n < 0) {
 				char e[32];
-				int m = snprintf(e, sizeof(e), "errno=%d\n\n", (int)-n);
+				int m = snprintf(e, sizeof(e), "errno=%d\n\n", (int)n);
 				if (write(fd, e, (size_t)m) < 0)
 					break;
 			}

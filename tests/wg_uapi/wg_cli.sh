@@ -173,12 +173,20 @@ check "final dump" "(none)${T}(none)${T}51821${T}off
 $B${T}(none)${T}[2001:db8::5]:4000${T}fd00:9::/64${T}0${T}2000${T}1000${T}off" \
 	"$("$WG" show "$IF" dump)"
 
-# 11. a second server on the same interface is refused while the first lives
+# 11. a transaction the device refuses (the model holds 64 peers) fails in
+#     `wg` with the errno we sent, and changes nothing
+before=$("$WG" show "$IF" dump)
+{ echo "[Interface]"; for _ in $(seq 65); do printf '[Peer]\nPublicKey = %s\n' "$(pub "$(key)")"; done; } >"$TMP/big"
+"$WG" addconf "$IF" "$TMP/big" 2>"$TMP/wg.err" && { echo "FAIL 65 peers accepted"; fail=1; }
+check "refused set: wg's message" "Unable to modify interface: No space left on device" "$(cat "$TMP/wg.err")"
+check "refused set changes nothing" "$before" "$("$WG" show "$IF" dump)"
+
+# 12. a second server on the same interface is refused while the first lives
 "$SERVER" "$DIR" "$IF" </dev/null >/dev/null 2>&1
 check "second server refused (EADDRINUSE)" "3" "$?"
 check "first server still answers" "$B" "$("$WG" show "$IF" peers)"
 
-# 12. shutdown removes the socket
+# 13. shutdown removes the socket
 exec 3>&-
 for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
 wait "$SRV_PID"; rc=$?; SRV_PID=
