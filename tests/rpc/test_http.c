@@ -230,6 +230,190 @@ static void test_rpc_http_replayed_request_rejected(void)
 	CHECK(strstr(r.body, "missing authentication header") != NULL);
 }
 
+/* Signed headers for body made at ts; tamper flips one signature digit. */
+static struct curl_slist *signed_headers(const uint8_t *key, const char *body, uint64_t ts,
+					 int tamper)
+{
+	struct rpc_auth_headers h;
+	struct curl_slist *hdrs = NULL;
+	char line[160];
+	CHECK_EQ_INT(rpc_auth_sign(key, 32, "POST", "/rpc", body, strlen(body), ts, &h), 0);
+	if (tamper)
+		h.signature[10] = h.signature[10] == '0' ? '1' : '0';
+	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_TIMESTAMP, h.timestamp);
+	hdrs = curl_slist_append(hdrs, line);
+	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_NONCE, h.nonce);
+	hdrs = curl_slist_append(hdrs, line);
+	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_SIGNATURE, h.signature);
+	hdrs = curl_slist_append(hdrs, line);
+	return hdrs;
+}
+
+static void expect_raw(const char *body, struct curl_slist *hdrs, long status, const char *reply)
+{
+	struct raw r;
+	raw_request("/rpc", body, hdrs, &r);
+	curl_slist_free_all(hdrs);
+	CHECK_EQ_INT(r.status, status);
+	CHECK_STR(r.body, reply);
+}
+
+static void test_rpc_http_forged_stale_future_rejected(void)
+{
+	const char *body = "{\"method\":\"Echo\",\"params\":{\"x\":5}}";
+	uint64_t now = (uint64_t)time(NULL);
+	expect_raw(body, signed_headers(secret, body, now, 1), 401,
+		   "{\"ok\":false,\"error\":\"bad signature\"}");
+	expect_raw(body, signed_headers(secret, body, now - 16, 0), 401,
+		   "{\"ok\":false,\"error\":\"timestamp outside the accepted window\"}");
+	expect_raw(body, signed_headers(secret, body, now + 16, 0), 401,
+		   "{\"ok\":false,\"error\":\"timestamp outside the accepted window\"}");
+	/* signed for another body: the body hash is covered */
+	expect_raw("{\"method\":\"Echo\",\"params\":{\"x\":6}}", signed_headers(secret, body, now, 0),
+		   401, "{\"ok\":false,\"error\":\"bad signature\"}");
+	/* inside the window it passes */
+	expect_raw(body, signed_headers(secret, body, now - 10, 0), 200,
+		   "{\"ok\":true,\"result\":{\"echo\":5}}");
+}
+
+static void test_rpc_http_malformed_bodies_rejected_with_reason(void)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	expect_raw("{\"method\":", signed_headers(secret, "{\"method\":", now, 0), 400,
+		   "{\"ok\":false,\"error\":\"malformed request: not JSON\"}");
+	expect_raw("{\"method\":\"Echo\",\"params\":[1]}",
+		   signed_headers(secret, "{\"method\":\"Echo\",\"params\":[1]}", now, 0), 400,
+		   "{\"ok\":false,\"error\":\"malformed request: \\\"params\\\" must be an object\"}");
+	expect_raw("{\"method\":7}", signed_headers(secret, "{\"method\":7}", now, 0), 400,
+		   "{\"ok\":false,\"error\":\"malformed request: \\\"method\\\" must be a name of 1..64 characters\"}");
+}
+
+/* POST /join stands for any unauthenticated route registered by the user. */
+static void r_join(void *user, const char *body, size_t len, struct rpc_call *c)
+{
+	cJSON *doc = cJSON_CreateObject();
+	(void)user;
+	cJSON_AddBoolToObject(doc, "ok", 1);
+	cJSON_AddNumberToObject(doc, "echo", (double)len);
+	if (strcmp(body, "{\"token\":\"t\"}") != 0) {
+		cJSON_Delete(doc);
+		rpc_call_error(c, 403, "bad token");
+		return;
+	}
+	rpc_call_raw_reply(c, 200, doc);
+}
+
+static void test_rpc_http_raw_route_and_client_request(void)
+{
+	struct rpc_client *c;
+	struct result r;
+	struct raw raw;
+	CHECK_EQ_INT(rpc_server_route(srv, "POST", "/join", r_join, NULL), 0);
+	CHECK_EQ_INT(rpc_server_route(srv, "POST", "/join", r_join, NULL), -EEXIST);
+	CHECK_EQ_INT(rpc_server_route(srv, "POST", "/rpc", r_join, NULL), -EEXIST);
+	CHECK_EQ_INT(rpc_client_new(loop, NULL, 0, &c), 0); /* a joiner has no secret yet */
+	CHECK_EQ_INT(rpc_client_call(c, addr, "Echo", NULL, 1, on_done, &r), -EINVAL);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(rpc_client_request(c, addr, "POST", "/join", "{\"token\":\"t\"}", 13, 2,
+					on_done, &r), 0);
+	run_until(&r, 4);
+	CHECK_EQ_INT(r.err, 0);
+	CHECK_EQ_INT((int)r.num, 13);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(rpc_client_request(c, addr, "POST", "/join", "{}", 2, 2, on_done, &r), 0);
+	run_until(&r, 4);
+	CHECK_EQ_INT(r.err, -EREMOTEIO);
+	CHECK_STR(r.msg, "bad token");
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(rpc_client_request(c, addr, "GET", "/health", NULL, 0, 2, on_done, &r), 0);
+	run_until(&r, 4);
+	CHECK_EQ_INT(r.done, 1);
+	CHECK_EQ_INT(r.err, 0);
+	rpc_client_free(c);
+	raw_request("/join", NULL, NULL, &raw); /* GET on a POST route */
+	CHECK_EQ_INT(raw.status, 405);
+	raw_request("/nothing", NULL, NULL, &raw);
+	CHECK_EQ_INT(raw.status, 404);
+}
+
+static void test_rpc_http_secret_set_at_runtime(void)
+{
+	struct result r;
+	uint8_t next[32];
+	memset(next, 0x5a, sizeof(next));
+	CHECK_EQ_INT(rpc_server_set_secret(srv, next, sizeof(next)), 0);
+	CHECK_EQ_INT(call(secret, "Echo", NULL, 3, &r), 0);
+	CHECK_EQ_INT(r.err, -EACCES);
+	CHECK_EQ_INT(call(next, "Later", NULL, 3, &r), 0);
+	CHECK_EQ_INT(r.err, 0);
+	CHECK_EQ_INT(rpc_server_set_secret(srv, next, 8), -EINVAL); /* too short */
+	CHECK_EQ_INT(rpc_server_set_secret(srv, secret, sizeof(secret)), 0);
+}
+
+static int aborted, parked;
+static void on_abort(void *user, struct rpc_call *c)
+{
+	(void)user; (void)c;
+	aborted++;
+}
+static void m_slow(void *user, const cJSON *params, struct rpc_call *c)
+{
+	(void)user; (void)params;
+	parked++;
+	rpc_call_on_abort(c, on_abort, NULL);
+}
+
+/* A second server with a short handler deadline: a silent handler is
+ * answered 504 and told; freeing a server with a parked call tells it too. */
+static void test_rpc_http_handler_deadline_and_free_abort(void)
+{
+	struct rpc_server_config cfg = { .listen_addr = "127.0.0.1:0", .secret = secret,
+					 .secret_len = sizeof(secret), .handler_timeout_s = 0.2 };
+	struct rpc_server *s2;
+	struct rpc_client *c;
+	struct result r;
+	char a2[64];
+	CHECK_EQ_INT(rpc_server_new(loop, &cfg, &s2), 0);
+	if (!s2)
+		return;
+	rpc_server_register(s2, "Slow", m_slow, NULL);
+	snprintf(a2, sizeof(a2), "127.0.0.1:%u", rpc_server_port(s2));
+	aborted = parked = 0;
+	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(rpc_client_call(c, a2, "Slow", NULL, 3, on_done, &r), 0);
+	run_until(&r, 4);
+	CHECK_EQ_INT(r.err, -EREMOTEIO);
+	CHECK_STR(r.msg, "handler timed out");
+	CHECK_EQ_INT(aborted, 1);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(rpc_client_call(c, a2, "Slow", NULL, 3, on_done, &r), 0);
+	{
+		double end = ev_time() + 2;
+		while (parked < 2 && ev_time() < end)
+			ev_run(loop, EVRUN_ONCE);
+	}
+	CHECK_EQ_INT(parked, 2);
+	CHECK_EQ_INT(aborted, 1); /* freed before its deadline */
+	rpc_server_free(s2);
+	CHECK_EQ_INT(aborted, 2);
+	run_until(&r, 4);
+	CHECK(r.err < 0);
+	rpc_client_free(c);
+}
+
+static void test_rpc_http_free_cancels_pending(void)
+{
+	struct rpc_client *c;
+	struct result r;
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	CHECK_EQ_INT(rpc_client_call(c, addr, "Echo", NULL, 3, on_done, &r), 0);
+	rpc_client_free(c);
+	CHECK_EQ_INT(r.done, 1);
+	CHECK_EQ_INT(r.err, -ECANCELED);
+}
+
 static void test_rpc_http_oversized_body_413(void)
 {
 	size_t n = 300 * 1024;
@@ -265,6 +449,12 @@ int main(void)
 	RUN_TEST(test_rpc_http_health_is_uninformative);
 	RUN_TEST(test_rpc_http_replayed_request_rejected);
 	RUN_TEST(test_rpc_http_oversized_body_413);
+	RUN_TEST(test_rpc_http_forged_stale_future_rejected);
+	RUN_TEST(test_rpc_http_malformed_bodies_rejected_with_reason);
+	RUN_TEST(test_rpc_http_raw_route_and_client_request);
+	RUN_TEST(test_rpc_http_secret_set_at_runtime);
+	RUN_TEST(test_rpc_http_handler_deadline_and_free_abort);
+	RUN_TEST(test_rpc_http_free_cancels_pending);
 	rpc_server_free(srv);
 	ev_loop_destroy(loop);
 	curl_global_cleanup();
