@@ -4,8 +4,8 @@
  *   interop_peer initiate|respond KEYFILE PEER_PUB_B64 PEER_HOST PEER_PORT
  *                LISTEN_PORT OUR_TUN_IP PEER_TUN_IP [PSKFILE]
  *
- * initiate: handshake as initiator, send an ICMP echo request to
- *           PEER_TUN_IP inside the tunnel, expect the decrypted echo reply.
+ * initiate: handshake as initiator, send two ICMP echo requests (60 and
+ *           1420 bytes, the MTU) to PEER_TUN_IP, verify both decrypted replies.
  * respond:  wait for wireguard-go's initiation, answer it, then answer
  *           every ICMP echo request that arrives (3 of them) with a reply.
  * Exit 0 on success; every wait is bounded. */
@@ -154,7 +154,7 @@ static int run_initiate(struct ctx *c)
 	static uint8_t plain[65536];
 	struct wg_msg_initiation init;
 	struct wg_proto_result r;
-	uint8_t pkt[128], payload[32];
+	uint8_t pkt[2048], payload[1500];
 	uint64_t deadline = mono_ns() + 20ULL * 1000000000ULL;
 	int ret, established = 0;
 
@@ -178,34 +178,43 @@ static int run_initiate(struct ctx *c)
 	if (!established)
 		return fprintf(stderr, "initiate: no response from wireguard-go\n"), 1;
 	printf("initiate: handshake complete\n");
-	for (int i = 0; i < 32; i++)
-		payload[i] = (uint8_t)('a' + i % 26);
-	ret = send_sealed(c, pkt, build_icmp(pkt, c->our_ip, c->peer_ip, 8, 0x4321, 1, payload, 32));
-	if (ret < 0)
-		return fprintf(stderr, "send echo: %d\n", ret), 1;
-	while (mono_ns() < deadline) {
-		ret = pump(c, 2000, plain, &r);
-		if (ret == -ETIMEDOUT)
-			break;
-		if (ret == 0 && r.event == WG_PROTO_DATA && r.plain_len > 0) {
-			uint32_t src, dst;
-			memcpy(&src, plain + 12, 4);
-			memcpy(&dst, plain + 16, 4);
-			int ok = icmp_valid(plain, r.plain_len) && plain[20] == 0 &&
-				 src == c->peer_ip && dst == c->our_ip && plain[24] == 0x43 && plain[25] == 0x21 &&
-				 plain[27] == 1 && memcmp(plain + 28, payload, 32) == 0;
-			wg_proto_result_release(&r);
-			if (ok) {
-				printf("initiate: echo reply decrypted and verified\n");
-				return 0;
+	/* a small echo and one whose IPv4 packet is exactly the 1420-byte
+	 * tunnel MTU: padding to 16 must stop at the MTU on both sides */
+	static const size_t plens[2] = { 32, 1420 - 28 };
+	for (int k = 0; k < 2; k++) {
+		size_t plen = plens[k];
+		uint16_t seq = (uint16_t)(k + 1);
+		int got = 0;
+		for (size_t i = 0; i < plen; i++)
+			payload[i] = (uint8_t)('a' + (i + (size_t)k) % 26);
+		ret = send_sealed(c, pkt, build_icmp(pkt, c->our_ip, c->peer_ip, 8, 0x4321, seq,
+						     payload, plen));
+		if (ret < 0)
+			return fprintf(stderr, "send echo: %d\n", ret), 1;
+		while (!got && mono_ns() < deadline) {
+			ret = pump(c, 2000, plain, &r);
+			if (ret == -ETIMEDOUT)
+				break;
+			if (ret == 0 && r.event == WG_PROTO_DATA && r.plain_len > 0) {
+				uint32_t src, dst;
+				memcpy(&src, plain + 12, 4);
+				memcpy(&dst, plain + 16, 4);
+				got = icmp_valid(plain, r.plain_len) && plain[20] == 0 &&
+				      (size_t)(plain[2] << 8 | plain[3]) == 28 + plen &&
+				      src == c->peer_ip && dst == c->our_ip && plain[24] == 0x43 &&
+				      plain[25] == 0x21 && plain[26] == 0 && plain[27] == seq &&
+				      memcmp(plain + 28, payload, plen) == 0;
+				if (!got)
+					fprintf(stderr, "initiate: unexpected packet in tunnel\n");
 			}
-			fprintf(stderr, "initiate: unexpected packet in tunnel\n");
-			continue;
+			wg_proto_result_release(&r);
 		}
-		wg_proto_result_release(&r);
+		if (!got)
+			return fprintf(stderr, "initiate: no echo reply for seq %u\n", seq), 1;
+		printf("initiate: echo reply %u (%zu-byte packet) decrypted and verified\n", seq,
+		       28 + plen);
 	}
-	fprintf(stderr, "initiate: no echo reply\n");
-	return 1;
+	return 0;
 }
 
 static int run_respond(struct ctx *c)
