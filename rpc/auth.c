@@ -153,7 +153,8 @@ static int rpc_auth_parse_u64(const char *s, uint64_t *out)
 	uint64_t v = 0;
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 19)
+	/* One spelling per value (no leading zeros); 19 digits cannot overflow. */
+	if (n == 0 || n > 19 || (n > 1 && s[0] == '0'))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')

@@ -77,6 +77,12 @@ static void test_rpc_auth_rejects_missing_and_malformed_headers(void)
 				     h.signature, NOW, 15, c), RPC_AUTH_MALFORMED);
 	CHECK_EQ_INT(rpc_auth_verify(secret, 32, "POST", "/rpc", BODY, strlen(BODY), h.timestamp,
 				     "abcd", h.signature, NOW, 15, c), RPC_AUTH_MALFORMED);
+	{
+		char zts[32];
+		snprintf(zts, sizeof(zts), "0%s", h.timestamp); /* one spelling per time */
+		CHECK_EQ_INT(rpc_auth_verify(secret, 32, "POST", "/rpc", BODY, strlen(BODY), zts,
+					     h.nonce, h.signature, NOW, 15, c), RPC_AUTH_MALFORMED);
+	}
 	CHECK_EQ_INT(rpc_auth_verify(secret, 32, "POST", "/rpc", BODY, strlen(BODY), h.timestamp,
 				     h.nonce, "ZZ", NOW, 15, c), RPC_AUTH_MALFORMED);
 	CHECK_EQ_INT(rpc_auth_verify(secret, 8, "POST", "/rpc", BODY, strlen(BODY), h.timestamp,
