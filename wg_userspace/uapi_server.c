@@ -1,21 +1,25 @@
-/* The UAPI unix socket: one thread, one client at a time (wg connects,
- * asks once, closes), every read bounded in size and time. */
+/* The UAPI unix socket: its own thread, one client at a time (wg connects,
+ * asks once, closes; the device callbacks take the device's own locks), every
+ * request bounded in size (WG_UAPI_MAX_REQUEST) and time (5 s per request). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uapi.h"
 
 #define WG_UAPI_DEFAULT_DIR "/var/run/wireguard"
 #define WG_UAPI_CLIENT_TIMEOUT_MS 5000
+#define WG_UAPI_MAX_REQUESTS_PER_CONN 1024
 
 struct wg_uapi_server {
 	int listen_fd;
@@ -26,71 +30,111 @@ struct wg_uapi_server {
 	void *ctx;
 };
 
-/* Reads one request: "get=1\n\n" or "set=1\n...\n\n". Returns its length,
- * 0 on clean EOF before any byte, or -errno. */
-static ssize_t wg_uapi_read_request(int fd, char *buf, size_t cap)
+/* One client's input: requests are read in chunks, and bytes past the
+ * blank line that ends one request are kept for the next (a client may
+ * pipeline several on one connection). */
+struct wg_uapi_conn {
+	int fd;
+	char *buf;
+	size_t len;     /* bytes held */
+	size_t scanned; /* prefix known to hold no request end */
+};
+
+static int64_t wg_uapi_now_ms(void)
 {
-	size_t len = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A request ends at its first empty line: "\n" at the very start, or
+ * "\n\n". Returns its length including that line, 0 if not there yet. */
+static size_t wg_uapi_request_end(struct wg_uapi_conn *c)
+{
+	for (size_t i = c->scanned; i < c->len; i++)
+		if (c->buf[i] == '\n' && (i == 0 || c->buf[i - 1] == '\n'))
+			return i + 1;
+	c->scanned = c->len;
+	return 0;
+}
+
+/* Waits for one whole request within WG_UAPI_CLIENT_TIMEOUT_MS (for the
+ * whole request, so a client trickling a byte at a time cannot hold the
+ * single server thread). Returns its length, 0 on clean EOF between
+ * requests, or -errno (-EMSGSIZE past WG_UAPI_MAX_REQUEST). */
+static ssize_t wg_uapi_read_request(struct wg_uapi_conn *c)
+{
+	int64_t deadline = wg_uapi_now_ms() + WG_UAPI_CLIENT_TIMEOUT_MS;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		size_t end = wg_uapi_request_end(c);
+		int64_t left;
 		ssize_t n;
 
-		if (len >= 2 && buf[len - 1] == '\n' && buf[len - 2] == '\n')
-			return (ssize_t)len;
-		if (len >= 7 && memcmp(buf, "get=1\n", 6) == 0 && buf[6] != '\n')
-			return -EPROTO;
-		if (len == cap)
+		if (end)
+			return (ssize_t)end;
+		if (c->len == WG_UAPI_MAX_REQUEST)
 			return -EMSGSIZE;
-		if (poll(&pfd, 1, WG_UAPI_CLIENT_TIMEOUT_MS) <= 0)
+		left = deadline - wg_uapi_now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
 			return -ETIMEDOUT;
-		/* One byte at a time past the end would be slow; requests are
-		 * small, and reading in chunks could swallow a pipelined next
-		 * request, so read up to the blank line only. */
-		n = read(fd, buf + len, 1);
+		n = read(c->fd, c->buf + c->len, WG_UAPI_MAX_REQUEST - c->len);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return -errno;
 		}
 		if (n == 0)
-			return len == 0 ? 0 : -EPROTO;
-		len++;
+			return c->len == 0 ? 0 : -EPROTO; /* EOF inside a request */
+		c->len += (size_t)n;
+	}
+}
+
+static void wg_uapi_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* the client went away; nothing to tell it */
+		p += w;
+		n -= (size_t)w;
 	}
 }
 
 static void wg_uapi_serve_client(struct wg_uapi_server *s, int fd)
 {
-	char *buf = malloc(WG_UAPI_MAX_REQUEST);
+	struct wg_uapi_conn c = { .fd = fd, .buf = malloc(WG_UAPI_MAX_REQUEST) };
 
-	if (!buf)
+	if (!c.buf)
 		return;
-	for (int i = 0; i < 64; i++) {
+	/* Bounded: a connection gets at most this many requests. */
+	for (int i = 0; i < WG_UAPI_MAX_REQUESTS_PER_CONN; i++) {
 		struct wg_uapi_writer reply = { 0 };
-		ssize_t n = wg_uapi_read_request(fd, buf, WG_UAPI_MAX_REQUEST);
-		size_t off = 0;
+		ssize_t n = wg_uapi_read_request(&c);
 
 		if (n <= 0) {
 			if (n < 0) {
+				/* A broken request is answered like a refused set. */
 				char e[32];
 				int m = snprintf(e, sizeof(e), "errno=%d\n\n", (int)n);
-				if (write(fd, e, (size_t)m) < 0)
-					break;
+				wg_uapi_write_all(fd, e, (size_t)m);
 			}
 			break;
 		}
-		wg_uapi_handle(&s->ops, s->ctx, buf, (size_t)n, &reply);
-		while (off < reply.len) {
-			ssize_t w = write(fd, reply.buf + off, reply.len - off);
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
+		wg_uapi_handle(&s->ops, s->ctx, c.buf, (size_t)n, &reply);
+		wg_uapi_write_all(fd, reply.buf, reply.len);
 		wg_uapi_writer_free(&reply);
+		/* The handled request may have carried a private key. */
+		sodium_memzero(c.buf, (size_t)n);
+		memmove(c.buf, c.buf + n, c.len - (size_t)n);
+		c.len -= (size_t)n;
+		c.scanned = 0;
 	}
-	/* The request may have carried a private key. */
-	explicit_bzero(buf, WG_UAPI_MAX_REQUEST);
-	free(buf);
+	sodium_memzero(c.buf, c.len);
+	free(c.buf);
 }
 
 static void *wg_uapi_thread(void *arg)

@@ -1,5 +1,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "uapi.h"
@@ -119,10 +124,192 @@ static void test_uapi_handle_get_and_set_replies(void)
 	wg_uapi_writer_free(&w);
 }
 
+/* --- the socket server, in a private directory (no root needed) --- */
+
+struct port_model {
+	uint16_t port;
+	int sets;
+};
+
+static int port_get(void *ctx, struct wg_uapi_writer *w)
+{
+	wg_uapi_put_u64(w, "listen_port", ((struct port_model *)ctx)->port);
+	return 0;
+}
+
+static int port_set(void *ctx, const struct wg_uapi_set *set)
+{
+	struct port_model *m = ctx;
+	m->sets++;
+	if (set->has_listen_port)
+		m->port = set->listen_port;
+	return 0;
+}
+
+static const struct wg_uapi_ops port_ops = { .get = port_get, .set = port_set };
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends req, half-closes, reads the whole answer (the server closes after
+ * EOF), bounded by the server's own per-request timeout. */
+static char *roundtrip(const char *path, const char *req, size_t reqlen)
+{
+	static char out[4096];
+	size_t len = 0;
+	int fd = connect_to(path);
+
+	if (fd < 0)
+		return NULL;
+	if (write(fd, req, reqlen) != (ssize_t)reqlen) {
+		close(fd);
+		return NULL;
+	}
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 1000 && len < sizeof(out) - 1; i++) {
+		ssize_t n = read(fd, out + len, sizeof(out) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	out[len] = 0;
+	close(fd);
+	return out;
+}
+
+static void test_server_creates_private_dir_and_socket(void)
+{
+	char base[] = "/tmp/uapi_test.XXXXXX", dir[64], path[96];
+	struct port_model m = { 0 };
+	struct wg_uapi_server *s = NULL;
+	struct stat st;
+
+	CHECK(mkdtemp(base) != NULL);
+	snprintf(dir, sizeof(dir), "%s/wireguard", base);
+	snprintf(path, sizeof(path), "%s/cstt0.sock", dir);
+	CHECK_EQ_INT(wg_uapi_server_start(dir, "cstt0", &port_ops, &m, &s), 0);
+	CHECK_EQ_INT(stat(dir, &st), 0);
+	CHECK_EQ_INT(st.st_mode & 0777, 0700);
+	CHECK_EQ_INT(stat(path, &st), 0);
+	CHECK(S_ISSOCK(st.st_mode));
+	CHECK_EQ_INT(st.st_mode & 077, 0);
+	wg_uapi_server_stop(s);
+	CHECK(access(path, F_OK) < 0); /* removed on shutdown */
+	rmdir(dir);
+	rmdir(base);
+}
+
+static void test_server_refuses_live_socket_and_replaces_stale_one(void)
+{
+	char dir[] = "/tmp/uapi_test.XXXXXX", path[64];
+	struct port_model m = { .port = 7 };
+	struct wg_uapi_server *s1 = NULL, *s2 = NULL;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cstt1.sock", dir);
+	CHECK_EQ_INT(wg_uapi_server_start(dir, "cstt1", &port_ops, &m, &s1), 0);
+	CHECK_EQ_INT(wg_uapi_server_start(dir, "cstt1", &port_ops, &m, &s2), -EADDRINUSE);
+	CHECK(s2 == NULL);
+	CHECK_STR(roundtrip(path, "get=1\n\n", 7), "listen_port=7\nerrno=0\n\n");
+	wg_uapi_server_stop(s1);
+
+	/* a socket file nobody listens on, as left by a crash */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	CHECK_EQ_INT(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	CHECK_EQ_INT(wg_uapi_server_start(dir, "cstt1", &port_ops, &m, &s2), 0);
+	CHECK_STR(roundtrip(path, "get=1\n\n", 7), "listen_port=7\nerrno=0\n\n");
+	wg_uapi_server_stop(s2);
+	rmdir(dir);
+}
+
+static void test_server_answers_pipelined_requests_and_refuses_bad_ones(void)
+{
+	char dir[] = "/tmp/uapi_test.XXXXXX", path[64];
+	struct port_model m = { .port = 1 };
+	struct wg_uapi_server *s = NULL;
+	static const char two[] = "set=1\nlisten_port=9\n\nget=1\n\n";
+	static const char bad[] = "set=1\nlisten_port=10\nlisten_port=70000\n\n";
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cstt2.sock", dir);
+	CHECK_EQ_INT(wg_uapi_server_start(dir, "cstt2", &port_ops, &m, &s), 0);
+	CHECK_STR(roundtrip(path, two, sizeof(two) - 1),
+		  "errno=0\n\nlisten_port=9\nerrno=0\n\n");
+	/* the valid first line is not applied either */
+	CHECK_STR(roundtrip(path, bad, sizeof(bad) - 1), "errno=-22\n\n");
+	CHECK_STR(roundtrip(path, "set=1\nlisten_port=10\n", 21), "errno=-71\n\n"); /* EOF, no blank line */
+	CHECK_STR(roundtrip(path, "get=1\n\n", 7), "listen_port=9\nerrno=0\n\n");
+	CHECK_EQ_INT(m.sets, 1);
+	wg_uapi_server_stop(s);
+	rmdir(dir);
+}
+
+static void test_server_refuses_oversized_request(void)
+{
+	char dir[] = "/tmp/uapi_test.XXXXXX", path[64];
+	struct port_model m = { 0 };
+	struct wg_uapi_server *s = NULL;
+	size_t n = WG_UAPI_MAX_REQUEST + 4096;
+	char *big = malloc(n);
+	const char *reply;
+
+	CHECK(big != NULL);
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cstt3.sock", dir);
+	memcpy(big, "set=1\n", 6);
+	memset(big + 6, 'x', n - 6);
+	CHECK_EQ_INT(wg_uapi_server_start(dir, "cstt3", &port_ops, &m, &s), 0);
+	/* The server answers once its buffer is full; our write may then see
+	 * the connection closed, so only the answer is checked. */
+	{
+		int fd = connect_to(path);
+		char out[64] = { 0 };
+		size_t off = 0, len = 0;
+		CHECK(fd >= 0);
+		while (off < n) {
+			ssize_t w = send(fd, big + off, n - off, MSG_NOSIGNAL);
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		for (int i = 0; i < 100 && len < sizeof(out) - 1; i++) {
+			ssize_t r = read(fd, out + len, sizeof(out) - 1 - len);
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+		}
+		reply = out;
+		CHECK_STR(reply, "errno=-90\n\n"); /* EMSGSIZE */
+		close(fd);
+	}
+	CHECK_EQ_INT(m.sets, 0);
+	wg_uapi_server_stop(s);
+	free(big);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN_TEST(test_uapi_parses_every_key);
 	RUN_TEST(test_uapi_rejects_malformed_requests);
 	RUN_TEST(test_uapi_handle_get_and_set_replies);
+	RUN_TEST(test_server_creates_private_dir_and_socket);
+	RUN_TEST(test_server_refuses_live_socket_and_replaces_stale_one);
+	RUN_TEST(test_server_answers_pipelined_requests_and_refuses_bad_ones);
+	RUN_TEST(test_server_refuses_oversized_request);
 	return TEST_DONE();
 }
