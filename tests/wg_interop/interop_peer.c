@@ -7,7 +7,8 @@
  * initiate: handshake as initiator, send two ICMP echo requests (60 and
  *           1420 bytes, the MTU) to PEER_TUN_IP, verify both decrypted replies.
  * respond:  wait for wireguard-go's initiation, answer it, then answer
- *           every ICMP echo request that arrives (3 of them) with a reply.
+ *           every ICMP echo request that arrives (3 of them, the last one
+ *           MTU-sized) with a reply.
  * Exit 0 on success; every wait is bounded. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -255,7 +256,7 @@ static int run_respond(struct ctx *c)
 						      tot - 28);
 				if (send_sealed(c, pkt, n) == 0) {
 					answered++;
-					printf("respond: echo request %u answered\n", seq);
+					printf("respond: echo request %u (%zu-byte packet) answered\n", seq, tot);
 				}
 			}
 		}
