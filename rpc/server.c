@@ -59,6 +59,7 @@ struct rpc_call {
 	bool too_big;
 	bool dispatched;
 	bool suspended;
+	bool early;      /* answered before the body was read (413) */
 	unsigned status;
 	char *response; /* JSON text, set once */
 	/* While suspended: on the server's list, with a deadline, because MHD
@@ -255,10 +256,14 @@ static void rpc_dispatch(struct rpc_call *call, const char *http_method, const c
 	ts = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, RPC_HDR_TIMESTAMP);
 	nonce = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, RPC_HDR_NONCE);
 	sig = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, RPC_HDR_SIGNATURE);
-	auth = s->secret_len ? rpc_auth_verify(s->secret, s->secret_len, http_method, url,
-					       call->body ? call->body : "", call->len, ts, nonce,
-					       sig, (uint64_t)time(NULL), s->skew_s, s->replay)
-			     : RPC_AUTH_BAD_SIGNATURE;
+	if (!s->secret_len) {
+		cst_debug("rpc: rejected request from %s: no network secret yet", call->peer);
+		rpc_call_error(call, MHD_HTTP_UNAUTHORIZED, "not a member of a network yet");
+		return;
+	}
+	auth = rpc_auth_verify(s->secret, s->secret_len, http_method, url,
+			       call->body ? call->body : "", call->len, ts, nonce, sig,
+			       (uint64_t)time(NULL), s->skew_s, s->replay);
 	if (auth != RPC_AUTH_OK) {
 		cst_debug("rpc: rejected request from %s: %s", call->peer, rpc_auth_result_str(auth));
 		rpc_call_error(call, MHD_HTTP_UNAUTHORIZED, rpc_auth_result_str(auth));
@@ -310,11 +315,30 @@ static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const 
 			snprintf(call->peer, sizeof(call->peer), "%s:%u", host, port);
 		}
 		*con_cls = call;
+		/* Refuse a declared oversized body before reading any of it. */
+		{
+			const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								     MHD_HTTP_HEADER_CONTENT_LENGTH);
+			char *end;
+			unsigned long long n;
+			if (cl) {
+				errno = 0;
+				n = strtoull(cl, &end, 10);
+				if (errno || *end || n > s->max_body) {
+					call->dispatched = call->early = true;
+					cst_debug("rpc: %s declared a body over the limit", call->peer);
+					return rpc_send(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+							"{\"ok\":false,\"error\":\"request body too large\"}");
+				}
+			}
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
+		if (call->early)
+			return MHD_YES; /* answered already (413): discard */
 		if (call->too_big || call->len + n > s->max_body) {
 			call->too_big = true; /* keep reading, then answer 413 */
 			return MHD_YES;
@@ -335,6 +359,8 @@ static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const 
 		call->body[call->len] = 0;
 		return MHD_YES;
 	}
+	if (call->early)
+		return MHD_YES;
 	if (call->response || (call->dispatched && call->status))
 		return rpc_send(conn, call->status,
 				call->response ? call->response
@@ -461,8 +487,9 @@ int rpc_parse_addr(const char *str, struct sockaddr_storage *ss, socklen_t *len)
 		hl = (size_t)(rb - hs);
 		colon = rb + 1;
 	} else {
-		colon = strrchr(str, ':');
-		if (!colon)
+		/* An IPv6 address needs brackets: "::1:4747" is ambiguous. */
+		colon = strchr(str, ':');
+		if (!colon || strchr(colon + 1, ':'))
 			return -EINVAL;
 		hl = (size_t)(colon - str);
 	}
@@ -526,8 +553,11 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 		ret = rpc_replay_cache_new(RPC_REPLAY_CAPACITY, &s->replay);
 	if (ret < 0)
 		goto fail;
+	/* "[::]:port" listens on IPv4 too, as "0.0.0.0" users expect. */
 	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+		flags |= IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)
+				 ? MHD_USE_DUAL_STACK
+				 : MHD_USE_IPv6;
 	s->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, rpc_access, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

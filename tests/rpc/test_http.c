@@ -402,6 +402,40 @@ static void test_rpc_http_handler_deadline_and_free_abort(void)
 	rpc_client_free(c);
 }
 
+static void test_rpc_http_no_secret_yet_and_addresses(void)
+{
+	struct rpc_server_config cfg = { .listen_addr = "127.0.0.1:0" };
+	struct sockaddr_storage ss;
+	struct rpc_server *s2;
+	struct rpc_client *c;
+	struct result r;
+	char a2[64];
+	socklen_t sl;
+	CHECK_EQ_INT(rpc_server_new(loop, &cfg, &s2), 0);
+	if (!s2)
+		return;
+	rpc_server_register(s2, "Echo", m_echo, NULL);
+	snprintf(a2, sizeof(a2), "127.0.0.1:%u", rpc_server_port(s2));
+	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(rpc_client_call(c, a2, "Echo", NULL, 3, on_done, &r), 0);
+	run_until(&r, 4);
+	CHECK_EQ_INT(r.err, -EACCES);
+	CHECK_STR(r.msg, "not a member of a network yet");
+	rpc_client_free(c);
+	rpc_server_free(s2);
+	CHECK_EQ_INT(rpc_parse_addr("[::]:4747", &ss, &sl), 0);
+	CHECK_EQ_INT(ss.ss_family, AF_INET6);
+	CHECK_EQ_INT(rpc_parse_addr("0.0.0.0:4747", &ss, &sl), 0);
+	CHECK_EQ_INT(ss.ss_family, AF_INET);
+	CHECK_EQ_INT(rpc_parse_addr("::1:4747", &ss, &sl), -EINVAL); /* v6 needs brackets */
+	CHECK_EQ_INT(rpc_parse_addr("1.2.3.4:65536", &ss, &sl), -EINVAL);
+	CHECK_EQ_INT(rpc_parse_addr("1.2.3.4:", &ss, &sl), -EINVAL);
+	CHECK_EQ_INT(rpc_parse_addr("host.example:80", &ss, &sl), -EINVAL); /* numeric only */
+	cfg.listen_addr = "1.2.3.4";
+	CHECK_EQ_INT(rpc_server_new(loop, &cfg, &s2), -EINVAL);
+}
+
 static void test_rpc_http_free_cancels_pending(void)
 {
 	struct rpc_client *c;
@@ -422,6 +456,11 @@ static void test_rpc_http_oversized_body_413(void)
 	memset(big, 'a', n);
 	big[n] = 0;
 	raw_request("/rpc", big, NULL, &r);
+	CHECK_EQ_INT(r.status, 413);
+	CHECK_STR(r.body, "{\"ok\":false,\"error\":\"request body too large\"}");
+	/* also on an unauthenticated route, and for a body just over the limit */
+	big[RPC_DEFAULT_MAX_BODY + 1] = 0;
+	raw_request("/health", big, NULL, &r);
 	CHECK_EQ_INT(r.status, 413);
 	free(big);
 }
@@ -455,6 +494,7 @@ int main(void)
 	RUN_TEST(test_rpc_http_secret_set_at_runtime);
 	RUN_TEST(test_rpc_http_handler_deadline_and_free_abort);
 	RUN_TEST(test_rpc_http_free_cancels_pending);
+	RUN_TEST(test_rpc_http_no_secret_yet_and_addresses);
 	rpc_server_free(srv);
 	ev_loop_destroy(loop);
 	curl_global_cleanup();
