@@ -17,10 +17,13 @@
 #define WG_UAPI_MAX_PEERS 65536
 #define WG_UAPI_MAX_ALLOWED_IPS (1u << 20)
 
+/* Host bits are kept as sent (10.1.2.3/16 stays 10.1.2.3): masking is the
+ * allowed-IPs table's job, as in the kernel, so `wg show` then shows
+ * 10.1.0.0/16. */
 struct wg_uapi_allowed_ip {
-	int family;
-	uint8_t addr[16];
-	uint8_t cidr;
+	int family;     /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
+	uint8_t cidr;   /* <= 32 or <= 128 */
 };
 
 struct wg_uapi_peer {
@@ -83,25 +86,23 @@ int wg_uapi_parse_endpoint(const char *s, size_t len, struct sockaddr_storage *s
 			   socklen_t *sslen);
 int wg_uapi_parse_allowed_ip(const char *s, size_t len, struct wg_uapi_allowed_ip *out);
 
-/* The socket server: one thread accepting clients one at a time. */
-struct wg_uapi_server;
+/* What the device provides to serve requests (wg_uapi_handle, the server). */
 struct wg_uapi_ops {
 	/* Fills the reply; returns 0 or a positive errno. */
 	int (*get)(void *ctx, struct wg_uapi_writer *w);
 	/* Applies a validated transaction; returns 0 or a positive errno. */
 	int (*set)(void *ctx, const struct wg_uapi_set *set);
 };
-/* Listens on <dir>/<ifname>.sock (dir NULL = /var/run/wireguard, created
- * 0700). -EADDRINUSE when a live server already answers there; a stale
- * socket file is replaced. */
-int wg_uapi_server_start(const char *dir, const char *ifname, const struct wg_uapi_ops *ops,
-			 void *ctx, struct wg_uapi_server **out);
-/* Stops the thread and removes the socket file. */
-void wg_uapi_server_stop(struct wg_uapi_server *s);
+
 /* Serves one request from buffer to writer (used by the server and tests):
  * text is the full request; returns the positive errno of the outcome (0 ok);
  * the reply carries it negated after a set, as wireguard-go and `wg` do. */
 int wg_uapi_handle(const struct wg_uapi_ops *ops, void *ctx, const char *text, size_t len,
 		   struct wg_uapi_writer *reply);
+
+/* The socket server lives in uapi_server.h; included here because the
+ * device includes only this header (device.c should include uapi_server.h
+ * itself, then this line goes). */
+#include "uapi_server.h"
 
 #endif

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "uapi.h"
+#include "uapi_server.h"
 
 #define WG_UAPI_DEFAULT_DIR "/var/run/wireguard"
 #define WG_UAPI_CLIENT_TIMEOUT_MS 5000

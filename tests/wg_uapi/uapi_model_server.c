@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "uapi.h"
+#include "uapi_server.h"
 
 #define MODEL_MAX_PEERS 64
 #define MODEL_MAX_IPS 64
@@ -62,8 +62,17 @@ static bool model_same_prefix(const struct wg_uapi_allowed_ip *a, const struct w
 
 /* Like the kernel's allowedips trie: one prefix belongs to one peer, so
  * adding it to a peer takes it from whoever had it. */
-static int model_add_ip(struct model *m, struct model_peer *p, const struct wg_uapi_allowed_ip *ip)
+static int model_add_ip(struct model *m, struct model_peer *p, const struct wg_uapi_allowed_ip *given)
 {
+	struct wg_uapi_allowed_ip masked = *given, *ip = &masked;
+	size_t nbytes = ip->family == AF_INET ? 4 : 16;
+
+	/* The parser keeps host bits as sent; the kernel and wireguard-go
+	 * store the network (10.1.2.3/16 shows as 10.1.0.0/16), so do we. */
+	for (size_t b = 0; b < nbytes; b++) {
+		unsigned keep = ip->cidr >= 8 * (b + 1) ? 8 : ip->cidr > 8 * b ? ip->cidr - 8 * b : 0;
+		ip->addr[b] &= (uint8_t)(0xff00u >> keep);
+	}
 	for (size_t i = 0; i < m->n_peers; i++) {
 		struct model_peer *q = &m->peers[i];
 		for (size_t j = 0; j < q->n_ips; j++) {

@@ -159,6 +159,9 @@ $D${T}10.4.0.0/24" "$("$WG" show "$IF" allowed-ips)"
 "$WG" set "$IF" peer "$D" allowed-ips 10.4.0.0/24,10.9.0.0/16
 check "allowed ip moves" "$B${T}fd00:9::/64
 $D${T}10.4.0.0/24 10.9.0.0/16" "$("$WG" show "$IF" allowed-ips)"
+"$WG" set "$IF" peer "$D" allowed-ips 10.4.0.9/24,10.9.255.1/16 2>/dev/null # wg warns about host bits
+check "host bits masked" "$B${T}fd00:9::/64
+$D${T}10.4.0.0/24 10.9.0.0/16" "$("$WG" show "$IF" allowed-ips)"
 "$WG" set "$IF" peer "$D" allowed-ips ""
 check "clear allowed-ips" "$B${T}fd00:9::/64
 $D${T}(none)" "$("$WG" show "$IF" allowed-ips)"
