@@ -124,6 +124,29 @@ static void test_uapi_handle_get_and_set_replies(void)
 	wg_uapi_writer_free(&w);
 }
 
+static void test_writer_emits_exact_peer_lines(void)
+{
+	struct wg_uapi_writer w = { 0 };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(51820) };
+	struct sockaddr_in6 mapped = { .sin6_family = AF_INET6, .sin6_port = htons(7) };
+	uint8_t key[WG_KEY_LEN], v4[4] = { 10, 1, 0, 0 }, v6[16] = { 0xfd, 0 };
+
+	CHECK_EQ_INT(test_unhex(K2, key, sizeof(key)), WG_KEY_LEN);
+	inet_pton(AF_INET6, "2001:db8::5", &s6.sin6_addr);
+	inet_pton(AF_INET6, "::ffff:192.0.2.9", &mapped.sin6_addr);
+	wg_uapi_put_key(&w, "public_key", key);
+	wg_uapi_put_u64(&w, "protocol_version", 1);
+	wg_uapi_put_endpoint(&w, (struct sockaddr *)&s6);
+	wg_uapi_put_endpoint(&w, (struct sockaddr *)&mapped);
+	wg_uapi_put_u64(&w, "tx_bytes", UINT64_MAX);
+	wg_uapi_put_allowed_ip(&w, AF_INET, v4, 16);
+	wg_uapi_put_allowed_ip(&w, AF_INET6, v6, 8);
+	CHECK_STR(w.buf, "public_key=" K2 "\nprotocol_version=1\n"
+			 "endpoint=[2001:db8::5]:51820\nendpoint=192.0.2.9:7\n"
+			 "tx_bytes=18446744073709551615\nallowed_ip=10.1.0.0/16\nallowed_ip=fd00::/8\n");
+	wg_uapi_writer_free(&w);
+}
+
 /* --- the socket server, in a private directory (no root needed) --- */
 
 struct port_model {
@@ -307,6 +330,7 @@ int main(void)
 	RUN_TEST(test_uapi_parses_every_key);
 	RUN_TEST(test_uapi_rejects_malformed_requests);
 	RUN_TEST(test_uapi_handle_get_and_set_replies);
+	RUN_TEST(test_writer_emits_exact_peer_lines);
 	RUN_TEST(test_server_creates_private_dir_and_socket);
 	RUN_TEST(test_server_refuses_live_socket_and_replaces_stale_one);
 	RUN_TEST(test_server_answers_pipelined_requests_and_refuses_bad_ones);

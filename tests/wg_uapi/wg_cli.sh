@@ -57,6 +57,8 @@ printf '%s\n' "$PSK" >"$TMP/psk"
 check "socket exists" "socket" "$(stat -c %F "$DIR/$IF.sock" | sed 's/^.*socket$/socket/')"
 check "socket mode" "0" "$(( 0$(stat -c %a "$DIR/$IF.sock") & 077 ))"
 
+check "wg show interfaces lists us" "$IF" "$("$WG" show interfaces | tr ' ' '\n' | grep -x "$IF")"
+
 # 1. empty device
 check "empty dump" "(none)${T}(none)${T}0${T}off" "$("$WG" show "$IF" dump)"
 
