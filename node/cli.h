@@ -1,0 +1,12 @@
+/* The constella CLI's subcommands. Each takes the arguments after its name
+ * (argv[0] = subcommand) and the state directory, prints to stdout/stderr and
+ * returns the process exit code (0 ok, 1 failure, 2 usage error). */
+#ifndef NODE_CLI_H
+#define NODE_CLI_H
+
+int node_cli_init(int argc, char **argv, const char *state_dir);
+int node_cli_invite(int argc, char **argv, const char *state_dir);
+int node_cli_status(int argc, char **argv, const char *state_dir);
+int node_cli_join(int argc, char **argv, const char *state_dir);
+
+#endif

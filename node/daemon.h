@@ -1,0 +1,21 @@
+/* constellad: one libev loop for the control plane. It loads the state,
+ * serves the node RPC (signed methods and the unauthenticated POST /join)
+ * and keeps network_state.json current. */
+#ifndef NODE_DAEMON_H
+#define NODE_DAEMON_H
+
+#include <ev.h>
+
+#include "config.h"
+
+struct node_daemon;
+
+/* Loads state from cfg->state_dir and binds the RPC server on
+ * cfg->listen_addr. Returns 0 or -errno with a reason in err. */
+int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
+		    struct node_daemon **out, char *err, size_t errlen);
+/* The bound RPC port (useful with port 0). */
+unsigned node_daemon_port(const struct node_daemon *d);
+void node_daemon_free(struct node_daemon *d);
+
+#endif

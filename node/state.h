@@ -1,0 +1,71 @@
+/* The persistent network state: state/network_state.json (the original's
+ * fields plus priority, WireGuard public key and overlay address per peer)
+ * and state/node_id. network_state.json holds the network secret, so it is
+ * written 0600 and the state directory 0700. Every write is atomic
+ * (cst_file_write_atomic): a daemon killed at any instant restarts with
+ * either the old or the new file, never a torn one. */
+#ifndef NODE_STATE_H
+#define NODE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NODE_ID_HEX 32      /* 16 random bytes, hex */
+#define NODE_SECRET_HEX 64  /* 32 random bytes, hex */
+
+enum node_peer_status { NODE_PEER_ALIVE = 0, NODE_PEER_DOWN };
+
+struct node_peer {
+	char name[64];
+	char addr[280];               /* host:port of its RPC endpoint */
+	char node_id[NODE_ID_HEX + 1];
+	enum node_peer_status status;
+	int64_t last_seen;            /* unix seconds, 0 = never */
+	int priority;                 /* higher wins the leader election */
+	char wg_pubkey[45];           /* base64, may be empty */
+	char overlay_addr[64];        /* may be empty */
+};
+
+struct node_state {
+	char network_id[NODE_ID_HEX + 1];
+	char owner_username[64];
+	char network_secret[NODE_SECRET_HEX + 1]; /* secret */
+	struct node_peer *peers;
+	size_t n_peers, cap_peers;
+	char lease_owner[NODE_ID_HEX + 1];        /* bot_lease.owner, may be empty */
+	int64_t lease_until;                      /* bot_lease.until, unix s */
+};
+
+/* Creates dir (0700) if needed and checks it is a directory. */
+int node_state_dir_ensure(const char *dir);
+
+/* Parses network_state.json text. Returns 0 or -EINVAL with a reason. */
+int node_state_from_json(struct node_state *st, const char *text, size_t len,
+			 char *err, size_t errlen);
+/* Serialises to a malloc'd string (caller wipes and frees it: it holds the
+ * secret). Returns 0 or -ENOMEM. */
+int node_state_to_json(const struct node_state *st, char **out);
+
+/* Loads dir/network_state.json: -ENOENT when absent, -EINVAL when invalid. */
+int node_state_load(const char *dir, struct node_state *st, char *err, size_t errlen);
+/* Atomically writes dir/network_state.json with mode 0600. */
+int node_state_save(const char *dir, const struct node_state *st);
+
+/* dir/node_id: read (-ENOENT when absent) and atomic write (0600). */
+int node_state_read_node_id(const char *dir, char out[NODE_ID_HEX + 1]);
+int node_state_write_node_id(const char *dir, const char *node_id);
+
+/* Fills out with n random bytes as lowercase hex (out holds 2n+1). */
+void node_random_hex(char *out, size_t n);
+
+struct node_peer *node_state_find_peer(struct node_state *st, const char *node_id);
+struct node_peer *node_state_find_peer_by_name(struct node_state *st, const char *name);
+/* Inserts or replaces the peer with the same node_id. 0 or -ENOMEM. */
+int node_state_upsert_peer(struct node_state *st, const struct node_peer *p);
+/* Removes by node_id. Returns 0 or -ENOENT. */
+int node_state_remove_peer(struct node_state *st, const char *node_id);
+
+/* Wipes the secret and frees the peer table. */
+void node_state_clear(struct node_state *st);
+
+#endif
