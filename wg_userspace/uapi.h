@@ -58,8 +58,12 @@ struct wg_uapi_set {
 
 /* Parses the lines that follow "set=1\n", up to and including the blank
  * line that ends the request (text need not be NUL-terminated). Returns 0,
- * or -EINVAL (a bad value) / -EPROTO (bad structure: unknown key, missing
- * blank line, peer key before public_key), with *out empty. */
+ * or -EINVAL (a bad value, or more than WG_UAPI_MAX_PEERS peers /
+ * WG_UAPI_MAX_ALLOWED_IPS per peer) / -EPROTO (bad structure: unknown key,
+ * missing blank line, peer key before public_key), with *out empty: nothing
+ * is applied unless the whole request is valid. `wg` only shows the code
+ * (strerror), so the split follows wireguard-go loosely. Lines are bounded
+ * by the request size the server accepts (WG_UAPI_MAX_REQUEST). */
 int wg_uapi_parse_set(const char *text, size_t len, struct wg_uapi_set *out);
 /* Frees the transaction, wiping the keys it carried. */
 void wg_uapi_set_free(struct wg_uapi_set *set);
@@ -79,7 +83,8 @@ void wg_uapi_put_allowed_ip(struct wg_uapi_writer *w, int family, const uint8_t 
 			    uint8_t cidr);
 void wg_uapi_writer_free(struct wg_uapi_writer *w);
 
-/* Strict parsers shared with tests: 64 hex chars → key; "a.b.c.d:port" or
+/* Strict parsers shared with tests: 64 hex chars → key (either case, as
+ * wireguard-go's hex decoding accepts; replies are lowercase); "a.b.c.d:port" or
  * "[v6]:port" (numeric) → sockaddr; "addr/cidr" → allowed IP. */
 int wg_uapi_parse_key(const char *hex, size_t len, uint8_t key[WG_KEY_LEN]);
 int wg_uapi_parse_endpoint(const char *s, size_t len, struct sockaddr_storage *ss,
