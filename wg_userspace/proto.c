@@ -63,6 +63,15 @@ int wg_proto_set_private_key(struct wg_proto *p, const uint8_t key[WG_KEY_LEN])
 		if (ret < 0)
 			goto out;
 	}
+	/* Setting the key we already have changes nothing (`wg syncconf` sends it
+	 * every time): sessions must survive it, as in wireguard-go. */
+	pthread_rwlock_rdlock(&p->identity_lock);
+	if (p->identity.has_key == id.has_key &&
+	    sodium_memcmp(p->identity.private_key, id.private_key, WG_KEY_LEN) == 0) {
+		pthread_rwlock_unlock(&p->identity_lock);
+		goto out;
+	}
+	pthread_rwlock_unlock(&p->identity_lock);
 	pthread_rwlock_wrlock(&p->identity_lock);
 	p->identity = id;
 	pthread_rwlock_unlock(&p->identity_lock);

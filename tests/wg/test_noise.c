@@ -421,6 +421,23 @@ static void test_noise_roaming_follows_latest_authenticated_source(void)
 	pair_free(&a, &b);
 }
 
+static void test_noise_setting_the_same_private_key_keeps_sessions(void)
+{
+	struct side a, b;
+	pair_init(&a, &b, NULL);
+	CHECK_EQ_INT(pair_handshake(&a, &b, T0), 0);
+	CHECK(a.peer->keypair_current != NULL);
+	CHECK_EQ_INT(wg_proto_set_private_key(&a.proto, a.priv), 0);
+	CHECK(a.peer->keypair_current != NULL); /* `wg syncconf` must not drop sessions */
+	{
+		uint8_t other[32];
+		wg_key_generate_private(other);
+		CHECK_EQ_INT(wg_proto_set_private_key(&a.proto, other), 0);
+		CHECK(a.peer->keypair_current == NULL); /* a real change does */
+	}
+	pair_free(&a, &b);
+}
+
 int main(void)
 {
 	RUN_TEST(test_noise_handshake_and_transport_both_ways);
@@ -439,5 +456,6 @@ int main(void)
 	RUN_TEST(test_noise_all_zero_dh_rejected);
 	RUN_TEST(test_noise_unknown_peer_rejected);
 	RUN_TEST(test_noise_roaming_follows_latest_authenticated_source);
+	RUN_TEST(test_noise_setting_the_same_private_key_keeps_sessions);
 	return TEST_DONE();
 }
