@@ -23,6 +23,7 @@
 #include "offload.h"
 #include "tun.h"
 #include "uapi.h"
+#include "uapi_server.h"
 
 #define WG_DEV_BATCH 64
 #define WG_DEV_BUF 65536          /* a datagram or a TUN read */
@@ -697,9 +698,11 @@ static void wg_dev_handle_datagram(struct wg_device *dev, uint8_t *buf, size_t l
 
 		if (!dp || r.peer->removed)
 			break;
-		rekey = wg_timers_should_rekey_on_receive(&dp->timers, r.keypair->i_am_initiator,
-							  r.keypair->birth_ns, now);
 		pthread_mutex_lock(&dp->lock);
+		/* once per handshake: a stream of packets on an ageing keypair
+		 * must not send one initiation each */
+		rekey = wg_timers_rekey_on_receive_once(&dp->timers, r.keypair->i_am_initiator,
+							r.keypair->birth_ns, now);
 		wg_timers_any_authenticated_packet_received(&dp->timers, now);
 		wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
 		if (r.plain_len)
@@ -1040,18 +1043,14 @@ static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
 			wg_allowedips_insert(&dev->aips, a->family, a->addr, a->cidr, dp->peer);
 		}
 		if (up->has_keepalive) {
-			bool was_off;
 			pthread_mutex_lock(&dp->lock);
-			was_off = dp->timers.persistent_keepalive_interval == 0;
-			wg_timers_set_persistent_keepalive(&dp->timers, up->keepalive, now);
+			/* Turning it on sends one right away (NAT traversal): the
+			 * timer thread picks up a deadline of now on its next tick. */
+			if (wg_timers_set_persistent_keepalive(&dp->timers, up->keepalive, now) &
+			    WG_TIMER_SEND_PERSISTENT_KEEPALIVE)
+				dp->timers.persistent_keepalive_at = now ? now : 1;
 			dp->peer->persistent_keepalive_interval = up->keepalive;
 			pthread_mutex_unlock(&dp->lock);
-			/* Turning it on sends one right away (NAT traversal). */
-			if (was_off && up->keepalive) {
-				pthread_mutex_lock(&dp->lock);
-				dp->timers.persistent_keepalive_at = now ? now : 1;
-				pthread_mutex_unlock(&dp->lock);
-			}
 		}
 	}
 	pthread_mutex_unlock(&dev->peers_lock);
