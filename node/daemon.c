@@ -37,7 +37,7 @@ static void on_join(void *user, const char *body, size_t len, struct rpc_call *c
 			     &joiner);
 	if (r != NODE_JOIN_OK) {
 		cst_info("join from %s refused: %s", rpc_call_peer(call), node_join_result_str(r));
-		rpc_call_error(call, r == NODE_JOIN_INTERNAL ? 500 : r == NODE_JOIN_MALFORMED ? 400 : 403,
+		rpc_call_error(call, r == NODE_JOIN_INTERNAL ? 500 : r == NODE_JOIN_MALFORMED ? 400 : r == NODE_JOIN_DUPLICATE ? 409 : 403,
 			       node_join_result_str(r));
 		return;
 	}

@@ -139,6 +139,7 @@ const char *node_join_result_str(enum node_join_result r)
 	case NODE_JOIN_REVOKED: return "invite token revoked";
 	case NODE_JOIN_BAD_BOX: return "join request does not decrypt under the invite token";
 	case NODE_JOIN_INTERNAL: return "seed failed to record the join";
+	case NODE_JOIN_DUPLICATE: return "a member with this name or node_id is already in the network";
 	}
 	return "invalid";
 }
@@ -212,6 +213,13 @@ enum node_join_result node_join_handle(const char *state_dir, struct node_state 
 		joiner->priority = (int)pr->valuedouble;
 	joiner->status = NODE_PEER_ALIVE;
 	joiner->last_seen = now;
+	/* A joiner must not replace a member (e.g. claim the seed's node_id);
+	 * the token stays unspent so the joiner can retry with another name. */
+	if (node_state_find_peer(st, joiner->node_id) ||
+	    node_state_find_peer_by_name(st, joiner->name)) {
+		res = NODE_JOIN_DUPLICATE;
+		goto out;
+	}
 	/* Spend the token on disk before anything leaves: a crash after this
 	 * point costs an invite, never lets one be used twice. */
 	res = NODE_JOIN_INTERNAL;

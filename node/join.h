@@ -40,6 +40,7 @@ int node_join_request_build(const struct node_joinlink *l, const struct node_pee
 enum node_join_result {
 	NODE_JOIN_OK = 0, NODE_JOIN_MALFORMED, NODE_JOIN_WRONG_NETWORK, NODE_JOIN_UNKNOWN_TOKEN,
 	NODE_JOIN_EXPIRED, NODE_JOIN_USED, NODE_JOIN_REVOKED, NODE_JOIN_BAD_BOX, NODE_JOIN_INTERNAL,
+	NODE_JOIN_DUPLICATE,
 };
 /* The exact message sent to the joiner for each result. */
 const char *node_join_result_str(enum node_join_result r);

@@ -111,8 +111,10 @@ expect 1 "invite token revoked" "$CLI" --state-dir "$W/f4" join --server-name f4
 expect 1 "wrong network" "$CLI" --state-dir "$W/f5" join --server-name f5 --join "$WRONGNET"
 UNREACH=$(echo "$LINK" | sed -E "s/127.0.0.1:$PORT/127.0.0.1:$((PORT + 3))/")
 expect 1 "unreachable" "$CLI" --state-dir "$W/f6" join --server-name f6 --join "$UNREACH"
+L_DUP=$("$CLI" --state-dir "$A" invite 2>/dev/null)
+expect 1 "already in the network" "$CLI" --state-dir "$W/f7" join --server-name beta --join "$L_DUP"
 expect 1 "already in a network" "$CLI" --state-dir "$B" join --server-name beta --join "$LINK"
-for d in f1 f2 f3 f4 f5 f6; do [ ! -e "$W/$d" ] || fail "failed join left $W/$d"; done
+for d in f1 f2 f3 f4 f5 f6 f7; do [ ! -e "$W/$d" ] || fail "failed join left $W/$d"; done
 ok "failed joins left no state"
 
 # --- kill -9 during writes: joins and invites write state while the daemon dies
