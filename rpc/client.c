@@ -35,6 +35,10 @@ struct rpc_client {
 	uint8_t secret[RPC_SECRET_MAX];
 	size_t secret_len;
 	struct rpc_req *reqs;
+	rpc_clock_fn clock;
+	void *clock_user;
+	int in_callback; /* > 0 while user callbacks may run from the loop */
+	bool free_pending;
 };
 
 struct rpc_sock {
@@ -103,12 +107,22 @@ static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 	cJSON_Delete(doc);
 }
 
+static void rpc_client_destroy(struct rpc_client *c)
+{
+	ev_timer_stop(c->loop, &c->timer);
+	curl_multi_cleanup(c->multi);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+}
+
+/* Callbacks may free the client: that is deferred to the end of this. */
 static void rpc_client_check(struct rpc_client *c)
 {
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(c->multi, &left))) {
+	c->in_callback++;
+	while (!c->free_pending && (m = curl_multi_info_read(c->multi, &left))) {
 		if (m->msg == CURLMSG_DONE) {
 			struct rpc_req *r = NULL;
 			CURLcode cc = m->data.result;
@@ -116,6 +130,8 @@ static void rpc_client_check(struct rpc_client *c)
 			rpc_req_finish(r, cc);
 		}
 	}
+	if (--c->in_callback == 0 && c->free_pending)
+		rpc_client_destroy(c);
 }
 
 static void rpc_client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -126,7 +142,9 @@ static void rpc_client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct rpc_client *c = s->c;
 
 	(void)loop;
+	c->in_callback++;
 	curl_multi_socket_action(c->multi, w->fd, action, &running);
+	c->in_callback--;
 	rpc_client_check(c);
 }
 
@@ -137,7 +155,9 @@ static void rpc_client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	c->in_callback++;
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	c->in_callback--;
 	rpc_client_check(c);
 }
 
@@ -323,6 +343,12 @@ static struct curl_slist *rpc_hdr_add(struct curl_slist *l, const char *name, co
 	return curl_slist_append(l, hdr);
 }
 
+void rpc_client_set_clock(struct rpc_client *c, rpc_clock_fn fn, void *user)
+{
+	c->clock = fn;
+	c->clock_user = user;
+}
+
 int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
 		    cJSON *params, double timeout_s, rpc_done_fn done, void *user)
 {
@@ -334,6 +360,10 @@ int rpc_client_call(struct rpc_client *c, const char *host_port, const char *met
 	socklen_t sl;
 	size_t len;
 
+	if (c->free_pending) {
+		cJSON_Delete(params);
+		return -ECANCELED;
+	}
 	if (!c->secret_len || rpc_parse_addr(host_port, &ss, &sl) < 0 || !method) {
 		cJSON_Delete(params);
 		return -EINVAL;
@@ -351,7 +381,7 @@ int rpc_client_call(struct rpc_client *c, const char *host_port, const char *met
 		return -ENOMEM;
 	len = strlen(body);
 	if (rpc_auth_sign(c->secret, c->secret_len, "POST", "/rpc", body, len,
-			  (uint64_t)time(NULL), &h) < 0) {
+			  c->clock ? c->clock(c->clock_user) : (uint64_t)time(NULL), &h) < 0) {
 		free(body);
 		return -EINVAL;
 	}
@@ -372,6 +402,8 @@ int rpc_client_request(struct rpc_client *c, const char *host_port, const char *
 	socklen_t sl;
 	char *copy = NULL;
 
+	if (c->free_pending)
+		return -ECANCELED;
 	if (rpc_parse_addr(host_port, &ss, &sl) < 0 || !http_method || !path || path[0] != '/')
 		return -EINVAL;
 	if (body) {
@@ -388,8 +420,9 @@ int rpc_client_request(struct rpc_client *c, const char *host_port, const char *
 
 void rpc_client_free(struct rpc_client *c)
 {
-	if (!c)
+	if (!c || c->free_pending)
 		return;
+	c->free_pending = true;
 	while (c->reqs) {
 		rpc_done_fn done = c->reqs->done;
 		void *user = c->reqs->user;
@@ -397,8 +430,6 @@ void rpc_client_free(struct rpc_client *c)
 		if (done)
 			done(user, -ECANCELED, NULL, "client closed");
 	}
-	ev_timer_stop(c->loop, &c->timer);
-	curl_multi_cleanup(c->multi);
-	sodium_memzero(c, sizeof(*c));
-	free(c);
+	if (c->in_callback == 0)
+		rpc_client_destroy(c);
 }

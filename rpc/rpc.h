@@ -26,6 +26,10 @@
 struct rpc_server;
 struct rpc_call;
 
+/* Wall-clock unix seconds used to stamp and check signatures; injectable so
+ * tests of the ±skew window do not depend on the real clock. */
+typedef uint64_t (*rpc_clock_fn)(void *user);
+
 struct rpc_server_config {
 	const char *listen_addr;  /* "0.0.0.0:4747", "[::]:4747", "127.0.0.1:0" */
 	const uint8_t *secret;    /* network secret; may be set later */
@@ -37,6 +41,8 @@ struct rpc_server_config {
 	double handler_timeout_s; /* 0 = RPC_DEFAULT_HANDLER_TIMEOUT_S: an
 				   * asynchronous handler silent this long is
 				   * answered 504 by the server */
+	rpc_clock_fn clock;       /* NULL = time(NULL) */
+	void *clock_user;
 };
 
 /* A method handler. It answers exactly once with rpc_call_reply/
@@ -56,6 +62,8 @@ void rpc_call_on_abort(struct rpc_call *call, rpc_abort_fn fn, void *user);
 /* The authenticated peer's address, "ip:port". */
 const char *rpc_call_peer(const struct rpc_call *call);
 
+/* Must not be freed from inside one of its own handlers. Suspended calls are
+ * aborted (rpc_abort_fn) and answered 503 when the server is freed. */
 int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 		   struct rpc_server **out);
 int rpc_server_register(struct rpc_server *s, const char *method, rpc_method_fn fn, void *user);
@@ -93,6 +101,8 @@ struct rpc_client;
 int rpc_client_new(struct ev_loop *loop, const uint8_t *secret, size_t secret_len,
 		   struct rpc_client **out);
 int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t len);
+/* fn NULL = time(NULL). */
+void rpc_client_set_clock(struct rpc_client *c, rpc_clock_fn fn, void *user);
 /* Calls method on host_port ("1.2.3.4:4747", "[::1]:4747"); takes params
  * (NULL = {}). The callback runs exactly once, from the loop. */
 int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
@@ -104,7 +114,9 @@ int rpc_client_call(struct rpc_client *c, const char *host_port, const char *met
 int rpc_client_request(struct rpc_client *c, const char *host_port, const char *http_method,
 		       const char *path, const char *body, size_t body_len, double timeout_s,
 		       rpc_done_fn done, void *user);
-/* Cancels every pending call: each callback runs with -ECANCELED. */
+/* Cancels every pending call: each callback runs with -ECANCELED. Safe from
+ * inside a callback of this client (the memory goes when it returns); calls
+ * made after it fail with -ECANCELED. */
 void rpc_client_free(struct rpc_client *c);
 
 /* Splits "host:port" / "[v6]:port" into a socket address (numeric only). */

@@ -48,6 +48,8 @@ struct rpc_server {
 	struct rpc_route *routes;
 	struct rpc_call *suspended; /* calls waiting for an asynchronous answer */
 	double handler_timeout_s;
+	rpc_clock_fn clock;
+	void *clock_user;
 };
 
 struct rpc_call {
@@ -263,7 +265,8 @@ static void rpc_dispatch(struct rpc_call *call, const char *http_method, const c
 	}
 	auth = rpc_auth_verify(s->secret, s->secret_len, http_method, url,
 			       call->body ? call->body : "", call->len, ts, nonce, sig,
-			       (uint64_t)time(NULL), s->skew_s, s->replay);
+			       s->clock ? s->clock(s->clock_user) : (uint64_t)time(NULL), s->skew_s,
+			       s->replay);
 	if (auth != RPC_AUTH_OK) {
 		cst_debug("rpc: rejected request from %s: %s", call->peer, rpc_auth_result_str(auth));
 		rpc_call_error(call, MHD_HTTP_UNAUTHORIZED, rpc_auth_result_str(auth));
@@ -546,6 +549,8 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 	s->loop = loop;
 	s->skew_s = cfg->skew_s ? cfg->skew_s : RPC_DEFAULT_SKEW_S;
 	s->max_body = cfg->max_body ? cfg->max_body : RPC_DEFAULT_MAX_BODY;
+	s->clock = cfg->clock;
+	s->clock_user = cfg->clock_user;
 	s->handler_timeout_s = cfg->handler_timeout_s > 0 ? cfg->handler_timeout_s
 							  : RPC_DEFAULT_HANDLER_TIMEOUT_S;
 	ret = rpc_server_set_secret(s, cfg->secret, cfg->secret_len);

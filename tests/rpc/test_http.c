@@ -12,6 +12,14 @@
 static const uint8_t secret[32] = { 42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 				    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
 static struct ev_loop *loop;
+/* Servers and clients share a frozen clock: the window tests are exact and
+ * a jumping wall clock (seen in the sandbox) cannot make them flaky. */
+#define FROZEN_NOW 1800000000ULL
+static uint64_t test_clock(void *user)
+{
+	(void)user;
+	return FROZEN_NOW;
+}
 static struct rpc_server *srv;
 static char addr[64];
 
@@ -85,6 +93,7 @@ static int call(const uint8_t *key, const char *method, cJSON *params, double ti
 	memset(r, 0, sizeof(*r));
 	if (rpc_client_new(loop, key, 32, &c) < 0)
 		return -1;
+	rpc_client_set_clock(c, test_clock, NULL);
 	ret = rpc_client_call(c, addr, method, params, timeout, on_done, r);
 	if (ret == 0)
 		run_until(r, timeout + 2);
@@ -148,6 +157,7 @@ static void test_rpc_http_timeout_and_refused(void)
 		struct rpc_client *c;
 		memset(&r, 0, sizeof(r));
 		CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	rpc_client_set_clock(c, test_clock, NULL);
 		/* port 1 on loopback: nothing listens there */
 		CHECK_EQ_INT(rpc_client_call(c, "127.0.0.1:1", "Echo", NULL, 2, on_done, &r), 0);
 		run_until(&r, 4);
@@ -212,7 +222,7 @@ static void test_rpc_http_replayed_request_rejected(void)
 	struct curl_slist *hdrs = NULL;
 	char line[160];
 	struct raw r;
-	rpc_auth_sign(secret, 32, "POST", "/rpc", body, strlen(body), (uint64_t)time(NULL), &h);
+	rpc_auth_sign(secret, 32, "POST", "/rpc", body, strlen(body), FROZEN_NOW, &h);
 	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_TIMESTAMP, h.timestamp);
 	hdrs = curl_slist_append(hdrs, line);
 	snprintf(line, sizeof(line), "%s: %s", RPC_HDR_NONCE, h.nonce);
@@ -261,7 +271,7 @@ static void expect_raw(const char *body, struct curl_slist *hdrs, long status, c
 static void test_rpc_http_forged_stale_future_rejected(void)
 {
 	const char *body = "{\"method\":\"Echo\",\"params\":{\"x\":5}}";
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = FROZEN_NOW;
 	expect_raw(body, signed_headers(secret, body, now, 1), 401,
 		   "{\"ok\":false,\"error\":\"bad signature\"}");
 	expect_raw(body, signed_headers(secret, body, now - 16, 0), 401,
@@ -272,13 +282,15 @@ static void test_rpc_http_forged_stale_future_rejected(void)
 	expect_raw("{\"method\":\"Echo\",\"params\":{\"x\":6}}", signed_headers(secret, body, now, 0),
 		   401, "{\"ok\":false,\"error\":\"bad signature\"}");
 	/* inside the window it passes */
-	expect_raw(body, signed_headers(secret, body, now - 10, 0), 200,
+	expect_raw(body, signed_headers(secret, body, now - 15, 0), 200,
+		   "{\"ok\":true,\"result\":{\"echo\":5}}");
+	expect_raw(body, signed_headers(secret, body, now + 15, 0), 200,
 		   "{\"ok\":true,\"result\":{\"echo\":5}}");
 }
 
 static void test_rpc_http_malformed_bodies_rejected_with_reason(void)
 {
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = FROZEN_NOW;
 	expect_raw("{\"method\":", signed_headers(secret, "{\"method\":", now, 0), 400,
 		   "{\"ok\":false,\"error\":\"malformed request: not JSON\"}");
 	expect_raw("{\"method\":\"Echo\",\"params\":[1]}",
@@ -368,7 +380,8 @@ static void m_slow(void *user, const cJSON *params, struct rpc_call *c)
 static void test_rpc_http_handler_deadline_and_free_abort(void)
 {
 	struct rpc_server_config cfg = { .listen_addr = "127.0.0.1:0", .secret = secret,
-					 .secret_len = sizeof(secret), .handler_timeout_s = 0.2 };
+					 .secret_len = sizeof(secret), .handler_timeout_s = 0.2,
+					 .clock = test_clock };
 	struct rpc_server *s2;
 	struct rpc_client *c;
 	struct result r;
@@ -380,6 +393,7 @@ static void test_rpc_http_handler_deadline_and_free_abort(void)
 	snprintf(a2, sizeof(a2), "127.0.0.1:%u", rpc_server_port(s2));
 	aborted = parked = 0;
 	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	rpc_client_set_clock(c, test_clock, NULL);
 	memset(&r, 0, sizeof(r));
 	CHECK_EQ_INT(rpc_client_call(c, a2, "Slow", NULL, 3, on_done, &r), 0);
 	run_until(&r, 4);
@@ -402,9 +416,43 @@ static void test_rpc_http_handler_deadline_and_free_abort(void)
 	rpc_client_free(c);
 }
 
+struct selfree { struct rpc_client *c; struct result a, b; };
+static void on_done_free(void *user, int err, const cJSON *result, const char *message)
+{
+	struct selfree *f = user;
+	on_done(&f->a, err, result, message);
+	rpc_client_free(f->c); /* cancels the other call, memory freed later */
+	CHECK_EQ_INT(rpc_client_call(f->c, addr, "Echo", NULL, 1, on_done, &f->b), -ECANCELED);
+}
+static void on_done_b(void *user, int err, const cJSON *result, const char *message)
+{
+	struct selfree *f = user;
+	on_done(&f->b, err, result, message);
+}
+
+static void test_rpc_http_client_freed_from_its_callback(void)
+{
+	struct selfree f;
+	cJSON *p = cJSON_CreateObject();
+	memset(&f, 0, sizeof(f));
+	cJSON_AddNumberToObject(p, "x", 1);
+	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &f.c), 0);
+	rpc_client_set_clock(f.c, test_clock, NULL);
+	CHECK_EQ_INT(rpc_client_call(f.c, addr, "Echo", p, 3, on_done_free, &f), 0);
+	CHECK_EQ_INT(rpc_client_call(f.c, addr, "Never", NULL, 3, on_done_b, &f), 0);
+	run_until(&f.a, 4);
+	CHECK_EQ_INT(f.a.err, 0);
+	CHECK_EQ_INT(f.b.done, 1);
+	CHECK_EQ_INT(f.b.err, -ECANCELED);
+	if (never_call) {
+		rpc_call_error(never_call, 500, "late");
+		never_call = NULL;
+	}
+}
+
 static void test_rpc_http_no_secret_yet_and_addresses(void)
 {
-	struct rpc_server_config cfg = { .listen_addr = "127.0.0.1:0" };
+	struct rpc_server_config cfg = { .listen_addr = "127.0.0.1:0", .clock = test_clock };
 	struct sockaddr_storage ss;
 	struct rpc_server *s2;
 	struct rpc_client *c;
@@ -417,6 +465,7 @@ static void test_rpc_http_no_secret_yet_and_addresses(void)
 	rpc_server_register(s2, "Echo", m_echo, NULL);
 	snprintf(a2, sizeof(a2), "127.0.0.1:%u", rpc_server_port(s2));
 	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	rpc_client_set_clock(c, test_clock, NULL);
 	memset(&r, 0, sizeof(r));
 	CHECK_EQ_INT(rpc_client_call(c, a2, "Echo", NULL, 3, on_done, &r), 0);
 	run_until(&r, 4);
@@ -442,6 +491,7 @@ static void test_rpc_http_free_cancels_pending(void)
 	struct result r;
 	memset(&r, 0, sizeof(r));
 	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	rpc_client_set_clock(c, test_clock, NULL);
 	CHECK_EQ_INT(rpc_client_call(c, addr, "Echo", NULL, 3, on_done, &r), 0);
 	rpc_client_free(c);
 	CHECK_EQ_INT(r.done, 1);
@@ -468,7 +518,7 @@ static void test_rpc_http_oversized_body_413(void)
 int main(void)
 {
 	struct rpc_server_config cfg = { .listen_addr = "127.0.0.1:0", .secret = secret,
-					 .secret_len = sizeof(secret) };
+					 .secret_len = sizeof(secret), .clock = test_clock };
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return 2;
 	loop = ev_loop_new(EVFLAG_AUTO);
@@ -495,6 +545,7 @@ int main(void)
 	RUN_TEST(test_rpc_http_handler_deadline_and_free_abort);
 	RUN_TEST(test_rpc_http_free_cancels_pending);
 	RUN_TEST(test_rpc_http_no_secret_yet_and_addresses);
+	RUN_TEST(test_rpc_http_client_freed_from_its_callback);
 	rpc_server_free(srv);
 	ev_loop_destroy(loop);
 	curl_global_cleanup();
