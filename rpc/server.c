@@ -432,6 +432,8 @@ static void rpc_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	(void)toe;
 	if (!call)
 		return;
+	if (call->suspended) /* cannot happen: we resume all before stopping */
+		rpc_call_unlink(call);
 	free(call->body);
 	cJSON_free(call->response);
 	free(call);
