@@ -104,7 +104,9 @@ int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t le
 /* fn NULL = time(NULL). */
 void rpc_client_set_clock(struct rpc_client *c, rpc_clock_fn fn, void *user);
 /* Calls method on host_port ("1.2.3.4:4747", "[::1]:4747"); takes params
- * (NULL = {}). The callback runs exactly once, from the loop. */
+ * (NULL = {}). timeout_s <= 0 means RPC_DEFAULT_TIMEOUT_S (whole call).
+ * Returns 0 and the callback runs exactly once, from the loop (or from
+ * rpc_client_free); on a negative return it never runs. */
 int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
 		    cJSON *params, double timeout_s, rpc_done_fn done, void *user);
 /* Unsigned request to an unauthenticated route (GET /health, POST /join).
