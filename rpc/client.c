@@ -72,7 +72,10 @@ static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 	int err = 0;
 
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (cc == CURLE_OPERATION_TIMEDOUT) {
+	if (r->too_big) {
+		err = -EPROTO;
+		msg = "reply too large";
+	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 		err = -ETIMEDOUT;
 		msg = "timed out";
 	} else if (cc == CURLE_COULDNT_CONNECT) {
@@ -81,9 +84,6 @@ static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 	} else if (cc != CURLE_OK) {
 		err = -EIO;
 		msg = curl_easy_strerror(cc);
-	} else if (r->too_big) {
-		err = -EPROTO;
-		msg = "reply too large";
 	} else {
 		doc = cJSON_ParseWithLength(r->resp ? r->resp : "", r->resp_len);
 		ok = doc ? cJSON_GetObjectItemCaseSensitive(doc, "ok") : NULL;
@@ -209,7 +209,7 @@ static size_t rpc_client_write_cb(char *ptr, size_t size, size_t nmemb, void *us
 
 	if (r->too_big || r->resp_len + n > RPC_MAX_REPLY) {
 		r->too_big = true;
-		return n; /* swallow; reported as too large */
+		return 0; /* abort the transfer now; reported as too large */
 	}
 	if (r->resp_len + n + 1 > r->resp_cap) {
 		size_t cap = r->resp_cap ? r->resp_cap * 2 : 4096;

@@ -485,6 +485,26 @@ static void test_rpc_http_no_secret_yet_and_addresses(void)
 	CHECK_EQ_INT(rpc_server_new(loop, &cfg, &s2), -EINVAL);
 }
 
+static void m_huge(void *user, const cJSON *params, struct rpc_call *c)
+{
+	size_t n = RPC_MAX_REPLY + 1;
+	char *big = malloc(n + 1);
+	(void)user; (void)params;
+	memset(big, 'z', n);
+	big[n] = 0;
+	rpc_call_reply(c, cJSON_CreateString(big));
+	free(big);
+}
+
+static void test_rpc_http_client_limits_reply_size(void)
+{
+	struct result r;
+	CHECK_EQ_INT(rpc_server_register(srv, "Huge", m_huge, NULL), 0);
+	CHECK_EQ_INT(call(secret, "Huge", NULL, 5, &r), 0);
+	CHECK_EQ_INT(r.err, -EPROTO);
+	CHECK_STR(r.msg, "reply too large");
+}
+
 static void test_rpc_http_free_cancels_pending(void)
 {
 	struct rpc_client *c;
@@ -546,6 +566,7 @@ int main(void)
 	RUN_TEST(test_rpc_http_free_cancels_pending);
 	RUN_TEST(test_rpc_http_no_secret_yet_and_addresses);
 	RUN_TEST(test_rpc_http_client_freed_from_its_callback);
+	RUN_TEST(test_rpc_http_client_limits_reply_size);
 	rpc_server_free(srv);
 	ev_loop_destroy(loop);
 	curl_global_cleanup();
