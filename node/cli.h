@@ -8,5 +8,16 @@ int node_cli_init(int argc, char **argv, const char *state_dir);
 int node_cli_invite(int argc, char **argv, const char *state_dir);
 int node_cli_status(int argc, char **argv, const char *state_dir);
 int node_cli_join(int argc, char **argv, const char *state_dir);
+int node_cli_remove(int argc, char **argv, const char *state_dir);
+
+#include <cJSON.h>
+#include <stdint.h>
+
+#include "state.h"
+
+/* The status document of `status --json` (docs/cli.md); also what the daemon
+ * answers on the control socket. leader may be NULL. */
+cJSON *node_status_json(const struct node_state *st, const char *self_id, const char *leader,
+			int64_t now);
 
 #endif

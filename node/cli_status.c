@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "control.h"
 #include "state.h"
 
 static int usage(const char *why)
@@ -17,17 +18,17 @@ static int usage(const char *why)
 	return 2;
 }
 
-static int print_json(const struct node_state *st, const char *self_id, int64_t now)
+cJSON *node_status_json(const struct node_state *st, const char *self_id, const char *leader,
+			int64_t now)
 {
 	cJSON *root = cJSON_CreateObject(), *peers;
-	char *text;
 
 	if (!root)
-		return 1;
+		return NULL;
 	cJSON_AddStringToObject(root, "network_id", st->network_id);
 	cJSON_AddStringToObject(root, "owner_username", st->owner_username);
 	cJSON_AddStringToObject(root, "self", self_id);
-	cJSON_AddStringToObject(root, "leader", "");
+	cJSON_AddStringToObject(root, "leader", leader ? leader : "");
 	cJSON_AddStringToObject(root, "bot_lease_owner", st->lease_owner);
 	cJSON_AddNumberToObject(root, "bot_lease_until", (double)st->lease_until);
 	peers = cJSON_AddArrayToObject(root, "peers");
@@ -45,16 +46,47 @@ static int print_json(const struct node_state *st, const char *self_id, int64_t 
 		cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey);
 		cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr);
 		cJSON_AddBoolToObject(o, "self", !strcmp(p->node_id, self_id));
+		cJSON_AddBoolToObject(o, "leader", leader && !strcmp(p->node_id, leader));
 		cJSON_AddBoolToObject(o, "bot_lease", !strcmp(p->node_id, st->lease_owner) &&
 						      st->lease_until > now);
 	}
-	text = cJSON_Print(root);
-	cJSON_Delete(root);
-	if (!text)
-		return 1;
-	printf("%s\n", text);
-	free(text);
-	return 0;
+	return root;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void print_table(const cJSON *doc, int64_t now)
+{
+	const cJSON *p;
+
+	printf("network %s  owner %s\n", jstr(doc, "network_id"), jstr(doc, "owner_username"));
+	printf("%-20s %-8s %-24s %-6s %-10s %s\n", "NAME", "NODE_ID", "ADDRESS", "STATUS",
+	       "LAST SEEN", "MARKS");
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "peers")) {
+		char seen[32] = "never";
+		int64_t ls = (int64_t)jnum(p, "last_seen");
+
+		if (ls)
+			snprintf(seen, sizeof(seen), "%llds ago",
+				 (long long)(now > ls ? now - ls : 0));
+		printf("%-20s %-8.8s %-24s %-6s %-10s %s%s%s\n", jstr(p, "name"), jstr(p, "node_id"),
+		       jstr(p, "addr"), jstr(p, "status"), seen,
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "self")) ? "self " : "",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader")) ? "leader " : "",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease" : "");
+	}
 }
 
 int node_cli_status(int argc, char **argv, const char *state_dir)
@@ -64,8 +96,9 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct node_state st = { 0 };
-	char err[256], self_id[NODE_ID_HEX + 1] = "";
+	char err[256], sock[300], self_id[NODE_ID_HEX + 1] = "";
 	int64_t now = (int64_t)time(NULL);
+	cJSON *req = NULL, *rep = NULL, *doc = NULL;
 	int c, json = 0, rc = 1;
 
 	optind = 1;
@@ -77,32 +110,37 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 	}
 	if (optind != argc)
 		return usage("unexpected argument");
-	if (node_state_load(state_dir, &st, err, sizeof(err))) {
-		fprintf(stderr, "constella status: no network here (%s)\n", err);
-		return 1;
+	/* The running daemon's view is fresher than the file (leader, liveness). */
+	snprintf(sock, sizeof(sock), "%s/control.sock", state_dir);
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "cmd", "status");
+	if (node_control_call(sock, req, 5.0, &rep) == 0 &&
+	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rep, "status")))
+		doc = cJSON_DetachItemFromObjectCaseSensitive(rep, "status");
+	if (!doc) {
+		if (node_state_load(state_dir, &st, err, sizeof(err))) {
+			fprintf(stderr, "constella status: no network here (%s)\n", err);
+			goto out;
+		}
+		node_state_read_node_id(state_dir, self_id);
+		if (!(doc = node_status_json(&st, self_id, NULL, now)))
+			goto out;
 	}
-	node_state_read_node_id(state_dir, self_id);
 	if (json) {
-		rc = print_json(&st, self_id, now);
-		goto out;
-	}
-	printf("network %s  owner %s\n", st.network_id, st.owner_username);
-	printf("%-20s %-8s %-24s %-6s %-10s %s\n", "NAME", "NODE_ID", "ADDRESS", "STATUS",
-	       "LAST SEEN", "MARKS");
-	for (size_t i = 0; i < st.n_peers; i++) {
-		const struct node_peer *p = &st.peers[i];
-		char seen[32] = "never";
+		char *t = cJSON_Print(doc);
 
-		if (p->last_seen)
-			snprintf(seen, sizeof(seen), "%llds ago",
-				 (long long)(now > p->last_seen ? now - p->last_seen : 0));
-		printf("%-20s %-8.8s %-24s %-6s %-10s %s%s\n", p->name, p->node_id, p->addr,
-		       p->status == NODE_PEER_DOWN ? "down" : "alive", seen,
-		       !strcmp(p->node_id, self_id) ? "self " : "",
-		       !strcmp(p->node_id, st.lease_owner) && st.lease_until > now ? "bot-lease" : "");
+		if (!t)
+			goto out;
+		printf("%s\n", t);
+		free(t);
+	} else {
+		print_table(doc, now);
 	}
 	rc = 0;
 out:
+	cJSON_Delete(req);
+	cJSON_Delete(rep);
+	cJSON_Delete(doc);
 	node_state_clear(&st);
 	return rc;
 }

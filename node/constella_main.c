@@ -14,6 +14,7 @@ static int usage(FILE *f)
 		"  join --server-name NAME --join LINK [--public-addr HOST:PORT] [--priority N]\n"
 		"  invite [--ttl 15m] | --list | --revoke TOKEN|ID|LINK\n"
 		"  status [--json]\n"
+		"  remove NAME\n"
 		"  version\n"
 		"The state directory is --state-dir, else $STATE_DIR, else ./state.\n");
 	return 2;
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 		return node_cli_join(argc, argv, state_dir);
 	if (!strcmp(argv[0], "invite"))
 		return node_cli_invite(argc, argv, state_dir);
+	if (!strcmp(argv[0], "remove"))
+		return node_cli_remove(argc, argv, state_dir);
 	if (!strcmp(argv[0], "status"))
 		return node_cli_status(argc, argv, state_dir);
 	if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version")) {

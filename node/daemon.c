@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
+#include "control.h"
 #include "join.h"
 #include "log.h"
 #include "rpc.h"
@@ -23,6 +25,7 @@ struct node_daemon {
 	uint8_t secret[NODE_SECRET_HEX / 2];
 	struct rpc_server *srv;
 	struct node_stats stats;
+	struct node_control_server *ctl;
 	ev_timer stats_timer;
 };
 
@@ -134,6 +137,53 @@ static void m_speedtest(void *user, const cJSON *params, struct rpc_call *call)
 	rpc_call_error(call, 501, "RunSpeedtest: not implemented in this version");
 }
 
+static cJSON *ctl_error(const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "ok", 0);
+	cJSON_AddStringToObject(o, "error", msg);
+	return o;
+}
+
+static cJSON *on_control(void *user, const cJSON *req)
+{
+	struct node_daemon *d = user;
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+	cJSON *o;
+
+	if (!cJSON_IsString(cmd))
+		return ctl_error("missing \"cmd\"");
+	if (!strcmp(cmd->valuestring, "status")) {
+		o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "ok", 1);
+		cJSON_AddItemToObject(o, "status",
+				      node_status_json(&d->st, d->node_id, NULL, (int64_t)time(NULL)));
+		return o;
+	}
+	if (!strcmp(cmd->valuestring, "remove")) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
+		struct node_peer *p;
+		char id[NODE_ID_HEX + 1];
+
+		if (!cJSON_IsString(name))
+			return ctl_error("remove: missing \"name\"");
+		if (!(p = node_state_find_peer_by_name(&d->st, name->valuestring)))
+			return ctl_error("no member with that name");
+		if (!strcmp(p->node_id, d->node_id))
+			return ctl_error("cannot remove this node itself");
+		memcpy(id, p->node_id, sizeof(id));
+		node_state_remove_peer(&d->st, id);
+		if (node_state_save(d->cfg->state_dir, &d->st))
+			return ctl_error("cannot save the state");
+		cst_info("removed member %s (%.8s)", name->valuestring, id);
+		o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "ok", 1);
+		return o;
+	}
+	return ctl_error("unknown control command");
+}
+
 static void on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct node_daemon *d = w->data;
@@ -192,6 +242,15 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		snprintf(err, errlen, "RPC registration: %s", strerror(-r));
 		goto fail;
 	}
+	{
+		char sock[300];
+
+		snprintf(sock, sizeof(sock), "%s/control.sock", cfg->state_dir);
+		if ((r = node_control_server_new(loop, sock, on_control, d, &d->ctl))) {
+			snprintf(err, errlen, "control socket %s: %s", sock, strerror(-r));
+			goto fail;
+		}
+	}
 	node_stats_sample(&d->stats);
 	ev_timer_init(&d->stats_timer, on_stats_timer, 1.0, 1.0);
 	d->stats_timer.data = d;
@@ -216,6 +275,7 @@ void node_daemon_free(struct node_daemon *d)
 		return;
 	if (ev_is_active(&d->stats_timer))
 		ev_timer_stop(d->loop, &d->stats_timer);
+	node_control_server_free(d->ctl);
 	if (d->srv)
 		rpc_server_free(d->srv);
 	sodium_memzero(d->secret, sizeof(d->secret));

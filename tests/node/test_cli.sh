@@ -101,6 +101,19 @@ cmp -s <(jq -r .network_secret "$A/network_state.json") <(jq -r .network_secret 
 [ "$(stat -c %a "$B/network_state.json")" = 600 ] && [ "$(stat -c %a "$B")" = 700 ] && ok "joiner files 0600/0700" || fail "joiner modes"
 grep -q "$(jq -r .network_secret "$A/network_state.json")" "$W/daemon.log" && fail "secret in the log" || ok "secret not logged"
 
+# --- control socket (status through the daemon, remove)
+[ "$(stat -c %a "$A/control.sock")" = 600 ] && ok "control.sock 0600" || fail "control.sock mode $(stat -c %a "$A/control.sock" 2>&1)"
+"$CLI" --state-dir "$A" status --json >"$W/st2.json" && jq -e '[.peers[].name]|sort==["alpha","beta"]' "$W/st2.json" >/dev/null \
+	&& ok "status --json through the daemon" || fail "status via daemon: $(cat "$W/st2.json")"
+"$CLI" --state-dir "$A" status | grep -q "^beta " && ok "status table" || fail "status table"
+expect 1 "no member with that name" "$CLI" --state-dir "$A" remove nosuch
+expect 1 "cannot remove this node itself" "$CLI" --state-dir "$A" remove alpha
+expect 2 "usage" "$CLI" --state-dir "$A" remove
+L_RM=$("$CLI" --state-dir "$A" invite 2>/dev/null)
+expect 0 "" "$CLI" --state-dir "$W/r" join --server-name rho --join "$L_RM" --public-addr 127.0.0.1:$((PORT + 4))
+expect 0 "" "$CLI" --state-dir "$A" remove rho
+jq -e '[.peers[].name]|index("rho")==null' "$A/network_state.json" >/dev/null && ok "rho removed from the seed's file" || fail "rho still in state"
+
 # --- join failures: distinct messages, no state left
 sleep 1.1 # the 1 s invite must be past its expiry (wall clock; the seed reads time())
 expect 1 "unknown invite token" "$CLI" --state-dir "$W/f1" join --server-name f1 --join "$BADTOK"
