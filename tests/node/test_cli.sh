@@ -149,5 +149,11 @@ U=$(jq '[.tokens[]|select(.used_by!=null)]|length' "$A/invites.json")
 # every peer beyond alpha came in with a used token (beta, gamma, k*)
 [ "$U" -ge $((N - 1)) ] && ok "peers $N, used tokens $U" || fail "peers $N but used tokens $U"
 
+# clean stop; sanitizer builds report into the log
+kill -TERM "$DPID"; wait "$DPID"; RC=$?
+[ "$RC" = 0 ] && ok "SIGTERM: clean exit" || fail "daemon exit code $RC"
+[ ! -e "$A/control.sock" ] && ok "control.sock removed at exit" || fail "control.sock left"
+grep -q "Sanitizer" "$W/daemon.log" && fail "sanitizer report: $(grep -m3 Sanitizer "$W/daemon.log")"
+
 [ "$FAILS" = 0 ] && echo PASS || echo "$FAILS failures"
 [ "$FAILS" = 0 ]
