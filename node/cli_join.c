@@ -116,6 +116,10 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	snprintf(seed, sizeof(seed), strchr(l.host, ':') ? "[%s]:%u" : "%s:%u", l.host, l.port);
 	node_random_hex(self.node_id, NODE_ID_HEX / 2);
 	snprintf(self.name, sizeof(self.name), "%s", name);
+	/* Without --public-addr: $PUBLIC_ADDR, else the default port on a wildcard
+	 * host, which the seed replaces with the address it sees us from. */
+	if (!addr && getenv("PUBLIC_ADDR") && getenv("PUBLIC_ADDR")[0])
+		addr = getenv("PUBLIC_ADDR");
 	snprintf(self.addr, sizeof(self.addr), "%s", addr ? addr : "0.0.0.0:4747");
 	self.priority = (int)prio;
 	if ((r = node_join_request_build(&l, &self, &body)))

@@ -36,7 +36,8 @@ static void on_join(void *user, const char *body, size_t len, struct rpc_call *c
 	cJSON *reply = NULL;
 	enum node_join_result r;
 
-	r = node_join_handle(d->cfg->state_dir, &d->st, body, len, (int64_t)time(NULL), &reply,
+	r = node_join_handle(d->cfg->state_dir, &d->st, body, len, (int64_t)time(NULL),
+			     rpc_call_peer(call), &reply,
 			     &joiner);
 	if (r != NODE_JOIN_OK) {
 		cst_info("join from %s refused: %s", rpc_call_peer(call), node_join_result_str(r));

@@ -156,9 +156,27 @@ static int info_str(const cJSON *o, const char *k, char *dst, size_t cap, int re
 	return 0;
 }
 
+/* "0.0.0.0:P" / "[::]:P" + observed "ip:port" -> "ip:P". */
+static void fill_wildcard(struct node_peer *j, const char *observed)
+{
+	const char *pc = strrchr(j->addr, ':'), *oc;
+	char host[256], port[8];
+
+	if (!observed || !pc || strlen(pc) >= sizeof(port) ||
+	    (strncmp(j->addr, "0.0.0.0:", 8) && strncmp(j->addr, "[::]:", 5)))
+		return;
+	memcpy(port, pc, strlen(pc) + 1); /* j->addr is rewritten below */
+	oc = strrchr(observed, ':');
+	if (!oc || (size_t)(oc - observed) >= sizeof(host))
+		return;
+	snprintf(host, sizeof(host), "%.*s", (int)(oc - observed), observed);
+	snprintf(j->addr, sizeof(j->addr), "%s%s", host, port);
+}
+
 enum node_join_result node_join_handle(const char *state_dir, struct node_state *st,
 				       const char *body, size_t len, int64_t now,
-				       cJSON **reply, struct node_peer *joiner)
+				       const char *observed, cJSON **reply,
+				       struct node_peer *joiner)
 {
 	enum node_join_result res = NODE_JOIN_MALFORMED;
 	struct node_invites inv = { 0 };
@@ -213,6 +231,7 @@ enum node_join_result node_join_handle(const char *state_dir, struct node_state 
 		joiner->priority = (int)pr->valuedouble;
 	joiner->status = NODE_PEER_ALIVE;
 	joiner->last_seen = now;
+	fill_wildcard(joiner, observed);
 	/* A joiner must not replace a member (e.g. claim the seed's node_id);
 	 * the token stays unspent so the joiner can retry with another name. */
 	if (node_state_find_peer(st, joiner->node_id) ||

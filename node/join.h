@@ -49,9 +49,12 @@ const char *node_join_result_str(enum node_join_result r);
  * decrypts the joiner, marks the token used AND persists invites.json
  * before returning OK, then adds the joiner to st and saves the state.
  * On OK *reply is the encrypted reply document and *joiner the new peer. */
+/* observed ("ip:port" of the connection, may be NULL) replaces the host of a
+ * joiner that announces a wildcard address (0.0.0.0:P or [::]:P). */
 enum node_join_result node_join_handle(const char *state_dir, struct node_state *st,
 				       const char *body, size_t len, int64_t now,
-				       cJSON **reply, struct node_peer *joiner);
+				       const char *observed, cJSON **reply,
+				       struct node_peer *joiner);
 
 /* Joiner: opens the seed's reply into st (network, secret, peers). */
 int node_join_reply_open(const struct node_joinlink *l, const cJSON *reply,

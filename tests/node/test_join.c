@@ -69,16 +69,17 @@ static enum node_join_result try_join(struct node_state *st, const struct node_j
 	enum node_join_result r;
 
 	strcpy(self.name, name);
-	strcpy(self.addr, "127.0.0.1:5000");
+	strcpy(self.addr, "0.0.0.0:5000");
 	node_random_hex(self.node_id, NODE_ID_HEX / 2);
 	CHECK_EQ_INT(node_join_request_build(l, &self, &body), 0);
-	r = node_join_handle(dir, st, body, strlen(body), now, &reply, &joiner);
+	r = node_join_handle(dir, st, body, strlen(body), now, "10.1.2.3:40000", &reply, &joiner);
 	if (r == NODE_JOIN_OK) {
 		struct node_state got = { 0 };
 		struct node_joinlink wrong = *l;
 		char err[128];
 
 		CHECK_STR(joiner.name, name);
+		CHECK_STR(joiner.addr, "10.1.2.3:5000"); /* wildcard host filled in */
 		CHECK_EQ_INT(node_join_reply_open(l, reply, &got, err, sizeof(err)), 0);
 		CHECK_STR(got.network_secret, st->network_secret);
 		CHECK(node_state_find_peer_by_name(&got, name) != NULL);
@@ -144,7 +145,7 @@ static void test_join(void)
 		cJSON *reply = NULL;
 		const char *junk = "{\"network_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"token_id\":\"zz\"}";
 
-		CHECK_EQ_INT(node_join_handle(dir, &st, junk, strlen(junk), now, &reply, &j),
+		CHECK_EQ_INT(node_join_handle(dir, &st, junk, strlen(junk), now, NULL, &reply, &j),
 			     NODE_JOIN_MALFORMED);
 	}
 	node_joinlink_clear(&l);
