@@ -24,10 +24,87 @@ struct node_daemon {
 	char node_id[NODE_ID_HEX + 1];
 	uint8_t secret[NODE_SECRET_HEX / 2];
 	struct rpc_server *srv;
+	struct rpc_client *cli;
 	struct node_stats stats;
 	struct node_control_server *ctl;
 	ev_timer stats_timer;
 };
+
+static void on_broadcast_done(void *user, int err, const cJSON *result, const char *message)
+{
+	(void)result;
+	if (err)
+		cst_info("membership update to %s failed: %s", (const char *)user,
+			 message && message[0] ? message : strerror(-err));
+	free(user);
+}
+
+/* Until the cluster engine (node/cluster.h) is wired in, membership changes
+ * made here (join, remove) are pushed once to every other member. */
+static void broadcast(struct node_daemon *d, const char *method, const cJSON *params,
+		      const char *skip_id)
+{
+	for (size_t i = 0; i < d->st.n_peers; i++) {
+		const struct node_peer *p = &d->st.peers[i];
+		char *who;
+
+		if (!strcmp(p->node_id, d->node_id) || (skip_id && !strcmp(p->node_id, skip_id)))
+			continue;
+		if (!(who = strdup(p->name)))
+			continue;
+		if (rpc_client_call(d->cli, p->addr, method, cJSON_Duplicate(params, 1),
+				    d->cfg->rpc_timeout, on_broadcast_done, who))
+			free(who);
+	}
+}
+
+static void m_announce(void *user, const cJSON *params, struct rpc_call *call)
+{
+	struct node_daemon *d = user;
+	struct node_peer p;
+	char err[128];
+
+	if (node_peer_from_json(cJSON_GetObjectItemCaseSensitive(params, "peer"), &p, err,
+				sizeof(err))) {
+		rpc_call_error(call, 400, err);
+		return;
+	}
+	if (!strcmp(p.node_id, d->node_id)) {
+		rpc_call_error(call, 409, "that is this node");
+		return;
+	}
+	if (!node_state_find_peer(&d->st, p.node_id))
+		cst_info("member %s (%.8s) at %s announced by %s", p.name, p.node_id, p.addr,
+			 rpc_call_peer(call));
+	if (node_state_upsert_peer(&d->st, &p) || node_state_save(d->cfg->state_dir, &d->st)) {
+		rpc_call_error(call, 500, "cannot save the state");
+		return;
+	}
+	rpc_call_reply(call, NULL);
+}
+
+static void m_forget(void *user, const cJSON *params, struct rpc_call *call)
+{
+	struct node_daemon *d = user;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(params, "node_id");
+
+	if (!cJSON_IsString(id)) {
+		rpc_call_error(call, 400, "Forget: missing node_id");
+		return;
+	}
+	if (!strcmp(id->valuestring, d->node_id)) {
+		rpc_call_error(call, 409, "cannot forget this node itself");
+		return;
+	}
+	if (node_state_remove_peer(&d->st, id->valuestring) == 0) {
+		cst_info("member %.8s removed (told by %s)", id->valuestring, rpc_call_peer(call));
+		if (node_state_save(d->cfg->state_dir, &d->st)) {
+			rpc_call_error(call, 500, "cannot save the state");
+			return;
+		}
+	}
+	rpc_call_reply(call, NULL);
+}
 
 static void on_join(void *user, const char *body, size_t len, struct rpc_call *call)
 {
@@ -48,6 +125,13 @@ static void on_join(void *user, const char *body, size_t len, struct rpc_call *c
 	cst_info("join: %s (%.8s) at %s joined from %s", joiner.name, joiner.node_id, joiner.addr,
 		 rpc_call_peer(call));
 	rpc_call_raw_reply(call, 200, reply);
+	{
+		cJSON *params = cJSON_CreateObject();
+
+		cJSON_AddItemToObject(params, "peer", node_peer_to_json(&joiner));
+		broadcast(d, "Announce", params, joiner.node_id);
+		cJSON_Delete(params);
+	}
 }
 
 static cJSON *peers_json(const struct node_state *st)
@@ -174,6 +258,14 @@ static cJSON *on_control(void *user, const cJSON *req)
 		if (!strcmp(p->node_id, d->node_id))
 			return ctl_error("cannot remove this node itself");
 		memcpy(id, p->node_id, sizeof(id));
+		{
+			cJSON *params = cJSON_CreateObject();
+
+			/* tell every other member before forgetting it */
+			cJSON_AddStringToObject(params, "node_id", id);
+			broadcast(d, "Forget", params, id);
+			cJSON_Delete(params);
+		}
 		node_state_remove_peer(&d->st, id);
 		if (node_state_save(d->cfg->state_dir, &d->st))
 			return ctl_error("cannot save the state");
@@ -234,8 +326,14 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		snprintf(err, errlen, "RPC server on %s: %s", cfg->listen_addr, strerror(-r));
 		goto fail;
 	}
+	if ((r = rpc_client_new(loop, d->secret, sizeof(d->secret), &d->cli))) {
+		snprintf(err, errlen, "RPC client: %s", strerror(-r));
+		goto fail;
+	}
 	if ((r = rpc_server_route(d->srv, "POST", "/join", on_join, d)) ||
 	    (r = rpc_server_register(d->srv, "GetPeers", m_get_peers, d)) ||
+	    (r = rpc_server_register(d->srv, "Announce", m_announce, d)) ||
+	    (r = rpc_server_register(d->srv, "Forget", m_forget, d)) ||
 	    (r = rpc_server_register(d->srv, "GetStats", m_get_stats, d)) ||
 	    (r = rpc_server_register(d->srv, "GetTS", m_get_ts, d)) ||
 	    (r = rpc_server_register(d->srv, "Reboot", m_reboot, d)) ||
@@ -277,6 +375,8 @@ void node_daemon_free(struct node_daemon *d)
 	if (ev_is_active(&d->stats_timer))
 		ev_timer_stop(d->loop, &d->stats_timer);
 	node_control_server_free(d->ctl);
+	if (d->cli)
+		rpc_client_free(d->cli);
 	if (d->srv)
 		rpc_server_free(d->srv);
 	sodium_memzero(d->secret, sizeof(d->secret));

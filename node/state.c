@@ -89,7 +89,7 @@ static int get_int(const cJSON *obj, const char *key, int64_t lo, int64_t hi, in
 	return 0;
 }
 
-static int peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t errlen)
+int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t errlen)
 {
 	char status[16];
 	int64_t v;
@@ -166,7 +166,7 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 	cJSON_ArrayForEach(p, peers) {
 		struct node_peer np;
 
-		if ((r = peer_from_json(p, &np, err, errlen)))
+		if ((r = node_peer_from_json(p, &np, err, errlen)))
 			goto out;
 		if (node_state_find_peer(&tmp, np.node_id)) {
 			snprintf(err, errlen, "duplicate peer node_id %s", np.node_id);
@@ -199,6 +199,24 @@ out:
 	return r;
 }
 
+cJSON *node_peer_to_json(const struct node_peer *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "name", p->name) ||
+	    !cJSON_AddStringToObject(o, "addr", p->addr) ||
+	    !cJSON_AddStringToObject(o, "node_id", p->node_id) ||
+	    !cJSON_AddStringToObject(o, "status", p->status == NODE_PEER_DOWN ? "down" : "alive") ||
+	    !cJSON_AddNumberToObject(o, "last_seen", (double)p->last_seen) ||
+	    !cJSON_AddNumberToObject(o, "priority", p->priority) ||
+	    !cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey) ||
+	    !cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 int node_state_to_json(const struct node_state *st, char **out)
 {
 	cJSON *root = cJSON_CreateObject(), *peers, *lease;
@@ -211,22 +229,11 @@ int node_state_to_json(const struct node_state *st, char **out)
 	    !(peers = cJSON_AddArrayToObject(root, "peers")))
 		goto out;
 	for (size_t i = 0; i < st->n_peers; i++) {
-		const struct node_peer *p = &st->peers[i];
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = node_peer_to_json(&st->peers[i]);
 
 		if (!o)
 			goto out;
 		cJSON_AddItemToArray(peers, o);
-		if (!cJSON_AddStringToObject(o, "name", p->name) ||
-		    !cJSON_AddStringToObject(o, "addr", p->addr) ||
-		    !cJSON_AddStringToObject(o, "node_id", p->node_id) ||
-		    !cJSON_AddStringToObject(o, "status",
-					     p->status == NODE_PEER_DOWN ? "down" : "alive") ||
-		    !cJSON_AddNumberToObject(o, "last_seen", (double)p->last_seen) ||
-		    !cJSON_AddNumberToObject(o, "priority", p->priority) ||
-		    !cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey) ||
-		    !cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr))
-			goto out;
 	}
 	if (!(lease = cJSON_AddObjectToObject(root, "bot_lease")) ||
 	    !cJSON_AddStringToObject(lease, "owner", st->lease_owner) ||

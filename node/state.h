@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cJSON.h>
+
 #define NODE_ID_HEX 32      /* 16 random bytes, hex */
 #define NODE_SECRET_HEX 64  /* 32 random bytes, hex */
 
@@ -64,6 +66,10 @@ struct node_peer *node_state_find_peer_by_name(struct node_state *st, const char
 int node_state_upsert_peer(struct node_state *st, const struct node_peer *p);
 /* Removes by node_id. Returns 0 or -ENOENT. */
 int node_state_remove_peer(struct node_state *st, const char *node_id);
+
+/* One peer as JSON (the peers[] entries of network_state.json). */
+int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t errlen);
+cJSON *node_peer_to_json(const struct node_peer *p);
 
 /* Wipes the secret and frees the peer table. */
 void node_state_clear(struct node_state *st);

@@ -101,6 +101,14 @@ cmp -s <(jq -r .network_secret "$A/network_state.json") <(jq -r .network_secret 
 [ "$(stat -c %a "$B/network_state.json")" = 600 ] && [ "$(stat -c %a "$B")" = 700 ] && ok "joiner files 0600/0700" || fail "joiner modes"
 grep -q "$(jq -r .network_secret "$A/network_state.json")" "$W/daemon.log" && fail "secret in the log" || ok "secret not logged"
 
+# beta runs a daemon too: it must hear of later joins and removals
+env -i PATH=/usr/bin:/bin "$DAEMON" --state-dir "$B" --listen 127.0.0.1:$((PORT + 1)) >"$W/beta.log" 2>&1 &
+BPID=$!
+PIDS+=("$BPID")
+for _ in $(seq 50); do grep -q "listening on" "$W/beta.log" && break; sleep 0.1; done
+# wait_jq FILE FILTER: up to 5 s for the file to satisfy the filter
+wait_jq() { for _ in $(seq 50); do jq -e "$2" "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+
 # --- control socket (status through the daemon, remove)
 [ "$(stat -c %a "$A/control.sock")" = 600 ] && ok "control.sock 0600" || fail "control.sock mode $(stat -c %a "$A/control.sock" 2>&1)"
 "$CLI" --state-dir "$A" status --json >"$W/st2.json" && jq -e '[.peers[].name]|sort==["alpha","beta"]' "$W/st2.json" >/dev/null \
@@ -111,7 +119,9 @@ expect 1 "cannot remove this node itself" "$CLI" --state-dir "$A" remove alpha
 expect 2 "usage" "$CLI" --state-dir "$A" remove
 L_RM=$("$CLI" --state-dir "$A" invite 2>/dev/null)
 expect 0 "" "$CLI" --state-dir "$W/r" join --server-name rho --join "$L_RM" --public-addr 127.0.0.1:$((PORT + 4))
+wait_jq "$B/network_state.json" '[.peers[].name]|index("rho")!=null' && ok "beta heard of rho's join" || fail "beta lacks rho: $(cat "$W/beta.log")"
 expect 0 "" "$CLI" --state-dir "$A" remove rho
+wait_jq "$B/network_state.json" '[.peers[].name]|index("rho")==null' && ok "beta forgot rho" || fail "beta still has rho"
 jq -e '[.peers[].name]|index("rho")==null' "$A/network_state.json" >/dev/null && ok "rho removed from the seed's file" || fail "rho still in state"
 
 # --- join failures: distinct messages, no state left
@@ -132,13 +142,15 @@ ok "failed joins left no state"
 
 # --- kill -9 during writes: joins and invites write state while the daemon dies
 for i in $(seq 15); do
+	JP=()
 	for j in 1 2 3; do
 		L=$("$CLI" --state-dir "$A" invite 2>/dev/null)
 		"$CLI" --state-dir "$W/k$i-$j" join --server-name "k$i-$j" --join "$L" >/dev/null 2>&1 &
+		JP+=($!)
 	done
 	sleep 0.0$((RANDOM % 10))
 	kill -9 "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null
-	wait
+	wait "${JP[@]}"
 	jq -e .network_id "$A/network_state.json" >/dev/null && jq -e .tokens "$A/invites.json" >/dev/null \
 		|| { fail "state unparsable after kill -9 #$i"; break; }
 	start_daemon $((i + 1))
@@ -153,7 +165,8 @@ U=$(jq '[.tokens[]|select(.used_by!=null)]|length' "$A/invites.json")
 kill -TERM "$DPID"; wait "$DPID"; RC=$?
 [ "$RC" = 0 ] && ok "SIGTERM: clean exit" || fail "daemon exit code $RC"
 [ ! -e "$A/control.sock" ] && ok "control.sock removed at exit" || fail "control.sock left"
-grep -q "Sanitizer" "$W/daemon.log" && fail "sanitizer report: $(grep -m3 Sanitizer "$W/daemon.log")"
+kill -TERM "$BPID"; wait "$BPID"
+grep -q "Sanitizer" "$W/daemon.log" "$W/beta.log" && fail "sanitizer report: $(grep -m3 Sanitizer "$W/daemon.log")"
 
 [ "$FAILS" = 0 ] && echo PASS || echo "$FAILS failures"
 [ "$FAILS" = 0 ]
