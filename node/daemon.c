@@ -73,6 +73,10 @@ static void m_announce(void *user, const cJSON *params, struct rpc_call *call)
 		rpc_call_error(call, 409, "that is this node");
 		return;
 	}
+	if (node_state_is_removed(&d->st, p.node_id)) {
+		rpc_call_error(call, 410, "that member was removed from the network");
+		return;
+	}
 	if (!node_state_find_peer(&d->st, p.node_id))
 		cst_info("member %s (%.8s) at %s announced by %s", p.name, p.node_id, p.addr,
 			 rpc_call_peer(call));
@@ -96,9 +100,16 @@ static void m_forget(void *user, const cJSON *params, struct rpc_call *call)
 		rpc_call_error(call, 409, "cannot forget this node itself");
 		return;
 	}
-	if (node_state_remove_peer(&d->st, id->valuestring) == 0) {
-		cst_info("member %.8s removed (told by %s)", id->valuestring, rpc_call_peer(call));
-		if (node_state_save(d->cfg->state_dir, &d->st)) {
+	if (strlen(id->valuestring) != NODE_ID_HEX) {
+		rpc_call_error(call, 400, "Forget: bad node_id");
+		return;
+	}
+	if (!node_state_is_removed(&d->st, id->valuestring)) {
+		if (node_state_remove_peer(&d->st, id->valuestring) == 0)
+			cst_info("member %.8s removed (told by %s)", id->valuestring,
+				 rpc_call_peer(call));
+		if (node_state_add_removed(&d->st, id->valuestring) ||
+		    node_state_save(d->cfg->state_dir, &d->st)) {
 			rpc_call_error(call, 500, "cannot save the state");
 			return;
 		}
@@ -267,7 +278,7 @@ static cJSON *on_control(void *user, const cJSON *req)
 			cJSON_Delete(params);
 		}
 		node_state_remove_peer(&d->st, id);
-		if (node_state_save(d->cfg->state_dir, &d->st))
+		if (node_state_add_removed(&d->st, id) || node_state_save(d->cfg->state_dir, &d->st))
 			return ctl_error("cannot save the state");
 		cst_info("removed member %s (%.8s)", name->valuestring, id);
 		o = cJSON_CreateObject();

@@ -234,7 +234,7 @@ enum node_join_result node_join_handle(const char *state_dir, struct node_state 
 	fill_wildcard(joiner, observed);
 	/* A joiner must not replace a member (e.g. claim the seed's node_id);
 	 * the token stays unspent so the joiner can retry with another name. */
-	if (node_state_find_peer(st, joiner->node_id) ||
+	if (node_state_find_peer(st, joiner->node_id) || node_state_is_removed(st, joiner->node_id) ||
 	    node_state_find_peer_by_name(st, joiner->name)) {
 		res = NODE_JOIN_DUPLICATE;
 		goto out;

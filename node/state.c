@@ -176,6 +176,24 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 		if ((r = node_state_upsert_peer(&tmp, &np)))
 			goto out;
 	}
+	{
+		const cJSON *rm = cJSON_GetObjectItemCaseSensitive(root, "removed"), *x;
+
+		if (rm && !cJSON_IsArray(rm)) {
+			snprintf(err, errlen, "\"removed\" must be an array");
+			r = -EINVAL;
+			goto out;
+		}
+		cJSON_ArrayForEach(x, rm) {
+			if (!cJSON_IsString(x) || !is_hex_id(x->valuestring, NODE_ID_HEX)) {
+				snprintf(err, errlen, "\"removed\" entries must be node_ids");
+				r = -EINVAL;
+				goto out;
+			}
+			if ((r = node_state_add_removed(&tmp, x->valuestring)))
+				goto out;
+		}
+	}
 	lease = cJSON_GetObjectItemCaseSensitive(root, "bot_lease");
 	if (lease && !cJSON_IsNull(lease)) {
 		r = -EINVAL;
@@ -234,6 +252,14 @@ int node_state_to_json(const struct node_state *st, char **out)
 		if (!o)
 			goto out;
 		cJSON_AddItemToArray(peers, o);
+	}
+	{
+		cJSON *rm = cJSON_AddArrayToObject(root, "removed");
+
+		if (!rm)
+			goto out;
+		for (size_t i = 0; i < st->n_removed; i++)
+			cJSON_AddItemToArray(rm, cJSON_CreateString(st->removed[i]));
 	}
 	if (!(lease = cJSON_AddObjectToObject(root, "bot_lease")) ||
 	    !cJSON_AddStringToObject(lease, "owner", st->lease_owner) ||
@@ -371,9 +397,34 @@ int node_state_remove_peer(struct node_state *st, const char *node_id)
 	return 0;
 }
 
+int node_state_is_removed(const struct node_state *st, const char *node_id)
+{
+	for (size_t i = 0; i < st->n_removed; i++)
+		if (!strcmp(st->removed[i], node_id))
+			return 1;
+	return 0;
+}
+
+int node_state_add_removed(struct node_state *st, const char *node_id)
+{
+	char (*nr)[NODE_ID_HEX + 1];
+
+	if (node_state_is_removed(st, node_id))
+		return 0;
+	if (strlen(node_id) != NODE_ID_HEX)
+		return -EINVAL;
+	nr = realloc(st->removed, (st->n_removed + 1) * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	st->removed = nr;
+	memcpy(st->removed[st->n_removed++], node_id, NODE_ID_HEX + 1);
+	return 0;
+}
+
 void node_state_clear(struct node_state *st)
 {
 	sodium_memzero(st->network_secret, sizeof(st->network_secret));
 	free(st->peers);
+	free(st->removed);
 	memset(st, 0, sizeof(*st));
 }

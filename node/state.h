@@ -36,6 +36,10 @@ struct node_state {
 	size_t n_peers, cap_peers;
 	char lease_owner[NODE_ID_HEX + 1];        /* bot_lease.owner, may be empty */
 	int64_t lease_until;                      /* bot_lease.until, unix s */
+	/* node_ids removed from the network ("removed" in the file): never
+	 * re-added from a stale announcement or a rejoin with the same id. */
+	char (*removed)[NODE_ID_HEX + 1];
+	size_t n_removed;
 };
 
 /* Creates dir (0700) if needed and checks it is a directory. */
@@ -66,6 +70,9 @@ struct node_peer *node_state_find_peer_by_name(struct node_state *st, const char
 int node_state_upsert_peer(struct node_state *st, const struct node_peer *p);
 /* Removes by node_id. Returns 0 or -ENOENT. */
 int node_state_remove_peer(struct node_state *st, const char *node_id);
+/* Records a tombstone (idempotent). 0 or -ENOMEM. */
+int node_state_add_removed(struct node_state *st, const char *node_id);
+int node_state_is_removed(const struct node_state *st, const char *node_id);
 
 /* One peer as JSON (the peers[] entries of network_state.json). */
 int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t errlen);

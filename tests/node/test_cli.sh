@@ -122,6 +122,9 @@ expect 0 "" "$CLI" --state-dir "$W/r" join --server-name rho --join "$L_RM" --pu
 wait_jq "$B/network_state.json" '[.peers[].name]|index("rho")!=null' && ok "beta heard of rho's join" || fail "beta lacks rho: $(cat "$W/beta.log")"
 expect 0 "" "$CLI" --state-dir "$A" remove rho
 wait_jq "$B/network_state.json" '[.peers[].name]|index("rho")==null' && ok "beta forgot rho" || fail "beta still has rho"
+RHO=$(cat "$W/r/node_id")
+jq -e --arg id "$RHO" '.removed==[$id]' "$A/network_state.json" >/dev/null && ok "seed keeps rho's tombstone" || fail "seed tombstone"
+wait_jq "$B/network_state.json" '.removed|length==1' && ok "beta keeps rho's tombstone" || fail "beta tombstone"
 jq -e '[.peers[].name]|index("rho")==null' "$A/network_state.json" >/dev/null && ok "rho removed from the seed's file" || fail "rho still in state"
 
 # --- join failures: distinct messages, no state left
