@@ -102,8 +102,9 @@ int tun_csum_complete(uint8_t *pkt, size_t len, size_t csum_start, size_t csum_o
 {
 	uint16_t c;
 
+	/* an odd offset would put the field across two summed words */
 	if (csum_start > len || csum_offset > len - csum_start ||
-	    len - csum_start - csum_offset < 2)
+	    len - csum_start - csum_offset < 2 || (csum_offset & 1))
 		return -EINVAL;
 	c = tun_csum_fold(tun_csum_add(0, pkt + csum_start, len - csum_start));
 	if (c == 0)

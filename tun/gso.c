@@ -78,7 +78,7 @@ static int tun_gso_copy(const uint8_t *pkt, size_t len, const struct virtio_net_
 		return -EINVAL;
 	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 	    (h->csum_start > len || h->csum_offset > len - h->csum_start ||
-	     len - h->csum_start - h->csum_offset < 2))
+	     len - h->csum_start - h->csum_offset < 2 || (h->csum_offset & 1)))
 		return -EINVAL;
 	if (max_segs < 1 || len > stride)
 		return -ENOSPC;

@@ -50,7 +50,8 @@ bool tun_csum_l4_valid(const uint8_t *pkt, size_t len, size_t l4_off, uint8_t pr
  * CHECKSUM_PARTIAL) in place: sums from csum_start to the end, including
  * the pseudo-header sum the sender left in the field, and stores the
  * complement at csum_start + csum_offset (0 becomes 0xffff, as the kernel
- * does). -EINVAL when the field lies outside the packet. */
+ * does). -EINVAL when the field lies outside the packet or at an odd
+ * offset. */
 int tun_csum_complete(uint8_t *pkt, size_t len, size_t csum_start, size_t csum_offset);
 
 /* ---- GSO: split what the kernel gives us ---- */

@@ -139,6 +139,7 @@ static void test_csum_complete_fills_partial_checksum(void)
 	CHECK(!tun_csum_l4_valid(super, len, 20, IPPROTO_TCP));
 	CHECK_EQ_INT(tun_csum_complete(super, len, 20, len - 21), -EINVAL);
 	CHECK_EQ_INT(tun_csum_complete(super, len, len + 1, 0), -EINVAL);
+	CHECK_EQ_INT(tun_csum_complete(super, len, 20, 15), -EINVAL); /* odd offset */
 }
 
 /* ---- GSO split ---- */
