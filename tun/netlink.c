@@ -76,7 +76,8 @@ out:
 	return ret;
 }
 
-static int tun_link_change(int ifindex, unsigned change, unsigned flags, const unsigned *mtu)
+static int tun_link_change(int ifindex, unsigned change, unsigned flags, const unsigned *mtu,
+			   const unsigned *gso_segs)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -92,6 +93,8 @@ static int tun_link_change(int ifindex, unsigned change, unsigned flags, const u
 	ifm->ifi_flags = flags;
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, *mtu);
+	if (gso_segs)
+		mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, *gso_segs);
 	return tun_nl_talk(nlh, NULL, NULL);
 }
 
@@ -99,7 +102,14 @@ int tun_set_mtu(int ifindex, unsigned mtu)
 {
 	if (mtu < 68 || mtu > 65535)
 		return -EINVAL;
-	return tun_link_change(ifindex, 0, 0, &mtu);
+	return tun_link_change(ifindex, 0, 0, &mtu, NULL);
+}
+
+int tun_set_gso_max_segs(int ifindex, unsigned segs)
+{
+	if (segs == 0 || segs > 65535)
+		return -EINVAL;
+	return tun_link_change(ifindex, 0, 0, NULL, &segs);
 }
 
 int tun_get_mtu(int ifindex, unsigned *mtu)
@@ -127,7 +137,7 @@ int tun_get_mtu(int ifindex, unsigned *mtu)
 
 int tun_set_up(int ifindex, int up)
 {
-	return tun_link_change(ifindex, IFF_UP, up ? IFF_UP : 0, NULL);
+	return tun_link_change(ifindex, IFF_UP, up ? IFF_UP : 0, NULL, NULL);
 }
 
 static size_t tun_addr_len(int family)

@@ -30,6 +30,10 @@
 /* Most segments merged into one super-packet (bounds the work per write;
  * 64 KiB / 1280-byte MSS is 52). */
 #define TUN_GRO_MAX_SEGS 64
+/* Most segments in one super-packet the kernel hands us: tun_open caps the
+ * device's gso_max_segs here, so a split never needs more output slots
+ * (without the cap, TCP with a 536-byte MSS or UDP GSO could send 128). */
+#define TUN_GSO_MAX_SEGS 64
 
 /* ---- checksums (RFC 1071) ----
  * A "sum" is the 16-bit one's-complement sum of big-endian 16-bit words,

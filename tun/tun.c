@@ -122,6 +122,15 @@ int tun_open(const char *name, unsigned flags, const char *dev_path, struct tun_
 	}
 	if (flags & TUN_F_VNET_HDR)
 		dev->offloads = tun_negotiate_offloads(dev->fd);
+	/* Our callers size their split buffers for TUN_GSO_MAX_SEGS: if the
+	 * kernel will not cap super-packets there, take none. */
+	if ((dev->offloads & (TUN_OFF_TSO | TUN_OFF_USO)) &&
+	    tun_set_gso_max_segs(dev->ifindex, TUN_GSO_MAX_SEGS) < 0) {
+		if (ioctl(dev->fd, TUNSETOFFLOAD, TUN_F_CSUM) == 0)
+			dev->offloads = TUN_OFF_CSUM;
+		else
+			ret = -errno;
+	}
 out:
 	if (ret < 0)
 		tun_close(dev);

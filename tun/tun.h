@@ -41,7 +41,9 @@ struct tun_dev {
  * "%d" is a pattern the kernel completes (dev->name has the result).
  * TUN_F_VNET_HDR sets the header size to sizeof(struct virtio_net_hdr) and
  * asks for CSUM + TSO4/6 + USO4/6, falling back to CSUM + TSO, then CSUM,
- * then none; dev->offloads says what is active.
+ * then none; dev->offloads says what is active. With TSO/USO the
+ * device's gso_max_segs is set to TUN_GSO_MAX_SEGS (rtnetlink), so a read
+ * never splits into more segments; a kernel refusing that keeps CSUM only.
  * The interface is created exclusively (IFF_TUN_EXCL): we never attach to
  * an existing device, tun or not, someone else's or a busy one.
  * dev_path: NULL for /dev/net/tun (tests point it elsewhere).
@@ -66,6 +68,10 @@ void tun_close(struct tun_dev *dev);
 int tun_set_mtu(int ifindex, unsigned mtu);
 /* Reads the MTU (RTM_GETLINK). */
 int tun_get_mtu(int ifindex, unsigned *mtu);
+/* Caps the segments per GSO packet the stack sends to the device
+ * (IFLA_GSO_MAX_SEGS); larger ones are segmented in software first.
+ * -EINVAL for 0 or more than 65535. */
+int tun_set_gso_max_segs(int ifindex, unsigned segs);
 /* Sets the link administratively up (up != 0) or down. */
 int tun_set_up(int ifindex, int up);
 /* Adds / deletes an address with its prefix length on the interface.

@@ -297,6 +297,13 @@ static void test_vnet_udp_partial_checksum_and_uso_split(void)
 	CHECK_EQ_INT(d.offloads & (TUN_OFF_CSUM | TUN_OFF_TSO), TUN_OFF_CSUM | TUN_OFF_TSO);
 	fprintf(stderr, "offloads granted: %s%s%s\n", d.offloads & TUN_OFF_CSUM ? "csum " : "",
 		d.offloads & TUN_OFF_TSO ? "tso " : "", d.offloads & TUN_OFF_USO ? "uso" : "");
+	{
+		cJSON *j = ip_json("ip -d -j link show dev cstv0");
+		CHECK_EQ_INT(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "gso_max_segs")->valueint,
+			     TUN_GSO_MAX_SEGS);
+		cJSON_Delete(j);
+	}
+	CHECK_EQ_INT(tun_set_gso_max_segs(d.ifindex, 0), -EINVAL);
 	inet_pton(AF_INET, "10.250.0.1", a4);
 	CHECK_EQ_INT(tun_addr_add(d.ifindex, AF_INET, a4, 24), 0);
 	CHECK_EQ_INT(tun_set_up(d.ifindex, 1), 0);
