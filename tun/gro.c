@@ -1,6 +1,7 @@
 /* GRO: coalesces consecutive TCP segments of one flow into a super-packet
  * the kernel accepts in one write (IFF_VNET_HDR with TSO), following Linux
  * tcp_gro_receive and wireguard-go's tcpGRO. */
+#include "bytes.h"
 #include "offload.h"
 
 #include <errno.h>
@@ -9,22 +10,6 @@
 
 #define TUN_TCP_PSH 0x08
 #define TUN_TCP_ACK 0x10
-
-static uint16_t tun_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void tun_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t tun_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* A TCP segment we may coalesce: plain IPv4 (no options, not a fragment) or
  * IPv6 (no extension headers) whose length fields agree with len, TCP

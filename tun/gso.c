@@ -1,6 +1,7 @@
 /* GSO: cuts the kernel's TCP/UDP super-packets (IFF_VNET_HDR with TSO/USO)
  * into wire-sized IP packets, doing what the kernel's tcp_gso_segment /
  * __udp_gso_segment would do for a real NIC. */
+#include "bytes.h"
 #include "offload.h"
 
 #include <errno.h>
@@ -10,28 +11,6 @@
 #define TUN_TCP_FIN 0x01
 #define TUN_TCP_PSH 0x08
 #define TUN_TCP_CWR 0x80
-
-static uint16_t tun_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void tun_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t tun_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void tun_put32(uint8_t *p, uint32_t v)
-{
-	tun_put16(p, (uint16_t)(v >> 16));
-	tun_put16(p + 2, (uint16_t)v);
-}
 
 /* Offset and protocol of the transport header of an IP packet, accepting
  * only what the kernel segments for us: IPv4 with options but not a
