@@ -1,0 +1,247 @@
+# Shared helpers for the cluster tests: N node namespaces, each with one veth
+# (eth0, 10.230.0.I/24) into a bridge that lives in an extra "switch"
+# namespace; daemons started, stopped and SIGKILLed by PID; partitions with
+# iptables inside the node namespaces; status polling with bounded waits; the
+# runner-log checker (runlog.py). Everything the test creates is removed by
+# the EXIT trap.
+#
+# usage (from a test): . lib.sh CONSTELLA CONSTELLAD [RPC_PROBE]
+set -u
+CLI=$1
+DAEMON=$2
+PROBE=${3:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
+for t in ip iptables python3 jq; do
+	command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+done
+# The daemons run with env -i, so nothing from the caller's environment
+# (CONSTELLA_ALLOW_REBOOT above all) reaches them.
+unset CONSTELLA_ALLOW_REBOOT
+
+SUF=$$
+WORK=$(mktemp -d /tmp/cluster.XXXXXX)
+RUNLOG=$WORK/runner.log
+PORT=4747
+SW=cs$SUF-sw
+NSS=()        # every namespace we made
+declare -A NS # node index -> namespace
+declare -A DPID # node index -> live daemon PID
+KILLS=()      # "nI:MONO_NS" for runlog.py --kill
+FAILS=0
+
+cleanup() {
+	set +e
+	for i in "${!DPID[@]}"; do kill -9 "${DPID[$i]}" 2>/dev/null; done
+	for i in "${!DPID[@]}"; do wait "${DPID[$i]}" 2>/dev/null; done
+	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok: $*"; }
+# CLOCK_MONOTONIC in ns, the clock of the runner log
+mono() { python3 -c 'import time; print(time.monotonic_ns())'; }
+addr() { echo "10.230.0.$1"; }
+
+# net_up N: the switch namespace with its bridge, and nodes 1..N
+net_up() {
+	local i
+	ip netns add "$SW" && NSS+=("$SW") || { echo "FAIL: cannot create namespace $SW"; exit 1; }
+	ip -n "$SW" link set lo up
+	ip -n "$SW" link add br0 type bridge
+	ip -n "$SW" link set br0 up
+	for i in $(seq "$1"); do
+		NS[$i]=cs$SUF-n$i
+		ip netns add "${NS[$i]}" && NSS+=("${NS[$i]}") || { echo "FAIL: namespace ${NS[$i]}"; exit 1; }
+		ip -n "${NS[$i]}" link set lo up
+		# Both ends are created directly in their namespaces: the names
+		# never meet the host's or another test's.
+		ip link add eth0 netns "${NS[$i]}" type veth peer name p$i netns "$SW"
+		ip -n "$SW" link set p$i master br0
+		ip -n "$SW" link set p$i up
+		ip -n "${NS[$i]}" addr add "$(addr "$i")/24" dev eth0
+		ip -n "${NS[$i]}" link set eth0 up
+	done
+	# The bridge forwards once its ports are up; prove it before going on.
+	for _ in $(seq 50); do
+		ip netns exec "${NS[1]}" ping -c1 -W1 "$(addr "$1")" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "FAIL: bridge does not forward between node 1 and node $1"; exit 1
+}
+
+# nsx I CMD...: run CMD in node I's namespace
+nsx() { local i=$1; shift; ip netns exec "${NS[$i]}" "$@"; }
+
+# daemon_start I [VAR=VALUE...]: constellad for node I in its namespace,
+# stand-in runner logging to $RUNLOG; waits (5 s) until it listens.
+daemon_start() {
+	local i=$1 before; shift
+	before=$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null); before=${before:-0}
+	# The subshell execs ip, which execs env, which execs constellad:
+	# $! is the daemon's own PID.
+	(cd "$WORK" && exec ip netns exec "${NS[$i]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		CONSTELLA_TEST_RUNNER_LOG="$RUNLOG" "$@" \
+		"$DAEMON" --state-dir "$WORK/n$i" --listen "$(addr "$i"):$PORT" -v \
+		>>"$WORK/n$i.log" 2>&1) &
+	DPID[$i]=$!
+	for _ in $(seq 50); do
+		[ "$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null)" -gt "$before" ] && return 0
+		kill -0 "${DPID[$i]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "daemon n$i did not start: $(tail -3 "$WORK/n$i.log")"
+	return 1
+}
+
+# daemon_stop I: SIGTERM, clean exit expected
+daemon_stop() {
+	local i=$1 rc
+	kill -TERM "${DPID[$i]}"
+	wait "${DPID[$i]}"; rc=$?
+	unset "DPID[$i]"
+	[ "$rc" = 0 ] || fail "n$i exited with $rc on SIGTERM"
+}
+
+# daemon_kill I: SIGKILL; the monotonic instant taken right before the
+# signal goes into KILLS (and KILL_NS) for the runner-log checker.
+daemon_kill() {
+	local i=$1
+	KILL_NS=$(python3 -c 'import os, sys, time
+t = time.monotonic_ns(); os.kill(int(sys.argv[1]), 9); print(t)' "${DPID[$i]}")
+	wait "${DPID[$i]}" 2>/dev/null
+	unset "DPID[$i]"
+	KILLS+=("n$i:$KILL_NS")
+}
+
+# cluster_init I [--priority P]: node I founds the network
+cluster_init() {
+	local i=$1; shift
+	"$CLI" --state-dir "$WORK/n$i" init --server-name "n$i" --public-addr "$(addr "$i"):$PORT" \
+		--owner @tester "$@" >"$WORK/out" 2>&1 || { fail "init n$i: $(cat "$WORK/out")"; return 1; }
+}
+
+# invite I [--ttl T]: prints a join link from node I (its daemon must run)
+invite() {
+	local i=$1; shift
+	"$CLI" --state-dir "$WORK/n$i" invite "$@" 2>"$WORK/invite.err"
+}
+
+# cluster_join I LINK [--priority P]: node I joins from its own namespace,
+# over the bridge
+cluster_join() {
+	local i=$1 link=$2; shift 2
+	nsx "$i" "$CLI" --state-dir "$WORK/n$i" join --server-name "n$i" --join "$link" \
+		--public-addr "$(addr "$i"):$PORT" "$@" >"$WORK/out" 2>&1 \
+		|| { fail "join n$i: $(cat "$WORK/out")"; return 1; }
+}
+
+node_id() { cat "$WORK/n$1/node_id"; }
+# name_of ID: nI for a node id, the id itself if unknown, "-" when empty
+name_of() {
+	local d
+	[ -n "$1" ] || { echo "-"; return; }
+	for d in "$WORK"/n*/node_id; do
+		[ "$(cat "$d")" = "$1" ] && { basename "$(dirname "$d")"; return; }
+	done
+	echo "$1"
+}
+
+# status I: node I's status --json (through its daemon) into $WORK/st$I.json
+status() { "$CLI" --state-dir "$WORK/n$1" status --json >"$WORK/st$1.json" 2>"$WORK/st$1.err"; }
+# summary I: "LEADER LEASE_OWNER EPOCH RUNNER ALIVE,NAMES ALL,NAMES" (names)
+summary() {
+	local s
+	status "$1" || { echo "status-failed"; return; }
+	s=$(jq -r '[(.leader // ""), (.bot_lease_owner // ""), ((.bot_lease_epoch // -1) | tostring),
+		((.bot_runner // false) | tostring),
+		([.peers[] | select(.status == "alive") | .name] | sort | join(",")),
+		([.peers[] | .name] | sort | join(","))] | map(if . == "" then "-" else . end) | join(" ")' \
+		"$WORK/st$1.json" 2>/dev/null) || { echo "bad-json"; return; }
+	set -- $s
+	echo "$(name_of "${1#-}") $(name_of "${2#-}") $3 $4 $5 $6"
+}
+
+# wait_group "I J ..." ALIVE_NAMES SECS: waits until every listed node sees
+# exactly ALIVE_NAMES (e.g. n1,n2) alive, all name the same leader and lease
+# owner (both members of the group), and exactly one of them runs the bot
+# runner, the lease owner. Sets G_LEADER G_OWNER G_EPOCH (names, epoch) and
+# G_SECS (time it took). Prints the last summaries on timeout.
+wait_group() {
+	local nodes=$1 want=$2 secs=$3 t0 i s leader owner epoch runners good
+	t0=$(date +%s%N)
+	declare -A sum
+	while :; do
+		good=1; leader=; owner=; epoch=; runners=
+		for i in $nodes; do
+			s=$(summary "$i"); sum[$i]=$s
+			set -- $s
+			[ $# = 6 ] || { good=0; continue; }
+			[ "$5" = "$want" ] || good=0
+			[ -z "$leader" ] && leader=$1; [ "$1" = "$leader" ] || good=0
+			[ -z "$owner" ] && owner=$2; [ "$2" = "$owner" ] || good=0
+			[ -z "$epoch" ] && epoch=$3; [ "$3" = "$epoch" ] || good=0
+			[ "$4" = true ] && runners="$runners n$i"
+		done
+		case ",$want," in *",$leader,"*) ;; *) good=0;; esac
+		case ",$want," in *",$owner,"*) ;; *) good=0;; esac
+		[ "$runners" = " $owner" ] || good=0
+		if [ $good = 1 ]; then
+			G_LEADER=$leader G_OWNER=$owner G_EPOCH=$epoch
+			G_SECS=$(( ($(date +%s%N) - t0) / 1000000 ))
+			G_SECS=$(printf '%d.%03d' $((G_SECS / 1000)) $((G_SECS % 1000)))
+			return 0
+		fi
+		[ $(( ($(date +%s%N) - t0) / 1000000000 )) -ge "$secs" ] && break
+		sleep 0.25
+	done
+	echo "  no agreement within $secs s on alive=$want; per node (leader owner epoch runner alive all):"
+	for i in $nodes; do echo "    n$i: ${sum[$i]}"; done
+	return 1
+}
+
+# in_state_file I NAME: does node I's network_state.json list NAME as a peer
+in_state_file() { jq -e --arg n "$2" '[.peers[].name] | index($n) != null' "$WORK/n$1/network_state.json" >/dev/null 2>&1; }
+
+# iptables DROP between two groups, both directions, in every node namespace
+# involved: partition "1 2" "3 4"; heal "1 2 3 4"
+partition() {
+	local a b
+	for a in $1; do for b in $2; do
+		nsx "$a" iptables -A INPUT -s "$(addr "$b")" -j DROP
+		nsx "$a" iptables -A OUTPUT -d "$(addr "$b")" -j DROP
+		nsx "$b" iptables -A INPUT -s "$(addr "$a")" -j DROP
+		nsx "$b" iptables -A OUTPUT -d "$(addr "$a")" -j DROP
+	done; done
+}
+heal() {
+	local i
+	for i in $1; do nsx "$i" iptables -F INPUT; nsx "$i" iptables -F OUTPUT; done
+}
+
+# runlog ARGS...: the runner-log checker; KILLS are passed along
+runlog() {
+	local k args=()
+	for k in "${KILLS[@]}"; do args+=(--kill "$k"); done
+	python3 "$HERE/runlog.py" "$RUNLOG" "$@" "${args[@]}" --now "$(mono)"
+}
+
+# finish: the verdict; daemon logs' tails when something failed
+finish() {
+	local f
+	if [ "$FAILS" != 0 ]; then
+		echo "--- runner log intervals"
+		runlog intervals
+		for f in "$WORK"/n*.log; do
+			echo "--- tail of $(basename "$f")"; tail -15 "$f"
+		done
+		grep -h "Sanitizer" "$WORK"/n*.log | head -5
+		echo "$FAILS failures"
+		exit 1
+	fi
+	grep -q "Sanitizer" "$WORK"/n*.log 2>/dev/null && { grep -h Sanitizer "$WORK"/n*.log | head -5; exit 1; }
+	echo PASS
+	exit 0
+}
