@@ -23,6 +23,8 @@ if wait_group "1 2 3 4" n1,n2,n3,n4 20; then
 	ok "all 4 alive everywhere after ${G_SECS}s; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH), one runner"
 	[ "$G_LEADER" = n4 ] && ok "n4 (priority 1) is the leader" || fail "leader $G_LEADER, want n4 (priority 1)"
 	[ "$G_OWNER" = "$G_LEADER" ] && ok "the leader holds the lease" || fail "lease $G_OWNER, leader $G_LEADER"
+	R=$(runlog running)
+	[ "$R" = "$G_OWNER" ] && ok "runner log: only $R running" || fail "runner log: running [$R], want $G_OWNER"
 else
 	fail "4 nodes did not agree within 20 s"
 fi

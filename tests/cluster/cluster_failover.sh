@@ -68,6 +68,8 @@ fi
 # A few heartbeats in the settled state: no handover may overlap.
 sleep 4
 wait_group "1 2 3 4" n1,n2,n3,n4 5 || fail "agreement lost after the restart"
+R=$(runlog running)
+[ "$R" = "$G_OWNER" ] && ok "runner log: only $R running" || fail "runner log: running [$R], want $G_OWNER"
 runlog overlap || fail "runner intervals overlap over the whole run"
 runlog intervals
 finish

@@ -51,6 +51,8 @@ fi
 sleep 6
 wait_group "1 2 3 4" n1,n2,n3,n4 5 && ok "still one leader $G_LEADER and lease $G_OWNER (epoch $G_EPOCH)" \
 	|| fail "agreement lost after the heal"
+R=$(runlog running)
+[ "$R" = "$G_OWNER" ] && ok "runner log: only $R running" || fail "runner log: running [$R], want $G_OWNER"
 echo "runner overlap during the partition (expected, informational):"
 runlog overlap --to "$HEAL_NS" | sed 's/^/  /'
 runlog overlap --from "$SETTLE_NS" || fail "runners overlap after the heal settled"

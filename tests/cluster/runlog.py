@@ -13,6 +13,9 @@ log ends at --now.
   runlog.py LOG failover --victim NAME:NS
       prints "failover: X.XXX s": first start by another node after the
       kill, minus the kill time; exit 1 if there is none.
+  runlog.py LOG running [--kill ...] [--now NS]
+      prints the names of the nodes whose runner is running at the end of
+      the log (sorted, space separated).
   runlog.py LOG intervals [--kill ...] [--now NS]
       prints the intervals (for the test log).
 """
@@ -88,7 +91,7 @@ def kill_arg(s):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("log")
-    ap.add_argument("cmd", choices=("overlap", "failover", "intervals"))
+    ap.add_argument("cmd", choices=("overlap", "failover", "intervals", "running"))
     ap.add_argument("--from", dest="lo", type=int, default=0)
     ap.add_argument("--to", dest="hi", type=int, default=None)
     ap.add_argument("--kill", action="append", type=kill_arg, default=[])
@@ -106,6 +109,9 @@ def main():
     if a.cmd == "intervals":
         for name, ep, s, e, how in ivs:
             print(f"  {name} epoch {ep}: {s / 1e9:.3f} .. {e / 1e9:.3f} ({(e - s) / 1e9:.3f} s, {how})")
+        return 0
+    if a.cmd == "running":
+        print(" ".join(sorted(i[0] for i in ivs if i[4] == "open")))
         return 0
     if a.cmd == "overlap":
         hi = a.hi if a.hi is not None else now
