@@ -88,7 +88,12 @@ daemon_start() {
 		>>"$WORK/n$i.log" 2>&1) &
 	DPID[$i]=$!
 	for _ in $(seq 50); do
-		[ "$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null)" -gt "$before" ] && return 0
+		if [ "$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null)" -gt "$before" ]; then
+			# kill -9 must hit the daemon itself, not a wrapper
+			[ "$(cat "/proc/${DPID[$i]}/comm" 2>/dev/null)" = constellad ] && return 0
+			fail "PID ${DPID[$i]} of n$i is $(cat "/proc/${DPID[$i]}/comm" 2>/dev/null), not constellad"
+			return 1
+		fi
 		kill -0 "${DPID[$i]}" 2>/dev/null || break
 		sleep 0.1
 	done
