@@ -31,6 +31,9 @@
 #define WG_DEV_LOAD_THRESHOLD 64  /* handshake messages/s before cookies are required */
 #define WG_DEV_TICK_MS 50
 #define WG_DEV_MAX_SEGS 64        /* segments of one TSO super-packet */
+#define WG_DEV_GSO_BYTES 65000    /* most bytes in one UDP GSO send (one UDP datagram's worth) */
+#define WG_DEV_ANSWER_MAX 8       /* receive batches up to this size look for a reply... */
+#define WG_DEV_ANSWER_READS 4     /* ...in this many TUN reads */
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -57,13 +60,22 @@ struct wg_device {
 	struct wg_allowedips aips;
 	struct tun_dev tun;
 	bool vnet;                  /* packets on the TUN carry a virtio_net_hdr */
+	/* The outbound side (TUN reads, split, seal, send) belongs to whoever
+	 * holds tx_lock: the TUN thread, or the UDP thread answering at once
+	 * (see wg_dev_rx_answer). One batch per lock, never one packet. */
+	pthread_mutex_t tx_lock;
+	uint8_t *tx_rbuf;           /* one TUN read */
+	uint8_t *tx_segs;           /* WG_DEV_MAX_SEGS slots of tx_slot bytes */
+	size_t tx_slot;             /* header + segment + padding + tag */
 	bool tun_tso;               /* ...and the kernel takes TCP super-packets */
 	atomic_bool udp_gso;        /* UDP_SEGMENT works (cleared on first refusal) */
 	size_t seg_stride;          /* room per segment: MTU rounded up */
 	unsigned mtu;
 	struct wg_timer_config tcfg;
 
-	pthread_rwlock_t sock_lock; /* guards udp_fd across rebinds */
+	/* Guards udp_fd across rebinds. Default attributes (reader-preferring):
+	 * the send path holds it for a batch and may take it again inside. */
+	pthread_rwlock_t sock_lock;
 	int udp_fd;
 	int udp_family;
 	uint16_t listen_port;
@@ -342,109 +354,28 @@ static void wg_dev_flush_staged(struct wg_dev_peer *dp, bool keepalive_if_empty)
 	free(buf);
 }
 
-/* Sends n sealed messages laid out back to back in buf (sizes in lens; all
- * equal but the last), with one UDP GSO sendmsg when the kernel allows it,
- * otherwise one sendmmsg. */
-static void wg_dev_send_segments(struct wg_device *dev, const struct sockaddr_storage *to,
-				 uint8_t *buf, const size_t *lens, unsigned n)
-{
-	struct sockaddr_storage sa;
-	socklen_t sl;
-	size_t total = 0;
+/* ---- outbound: TUN → encrypt → UDP ----
+ *
+ * One TUN wake-up is one batch: up to WG_DEV_BATCH reads, each a TSO
+ * super-packet cut into segments or a single packet. What needs a lock is
+ * done once per batch and peer, not per packet: the socket lock is held for
+ * the whole batch, the route lookup is cached for the last destination, the
+ * keypair and endpoint are fetched when the batch first meets the peer, and
+ * the timer bookkeeping runs when the batch is done with it. Segments are
+ * sealed where the split put them (room for the header in front and the
+ * padding and tag behind), so nothing is copied on the way out. */
 
-	for (unsigned i = 0; i < n; i++)
-		total += lens[i];
-	pthread_rwlock_rdlock(&dev->sock_lock);
-	sl = wg_dev_sockaddr(dev, to, &sa);
-	if (n > 1 && atomic_load(&dev->udp_gso)) {
-		char ctrl[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
-		struct iovec iov = { .iov_base = buf, .iov_len = total };
-		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sl, .msg_iov = &iov,
-				     .msg_iovlen = 1, .msg_control = ctrl,
-				     .msg_controllen = sizeof(ctrl) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		uint16_t seg = (uint16_t)lens[0];
-
-		cm->cmsg_level = SOL_UDP;
-		cm->cmsg_type = UDP_SEGMENT;
-		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-		if (sendmsg(dev->udp_fd, &mh, 0) >= 0) {
-			pthread_rwlock_unlock(&dev->sock_lock);
-			return;
-		}
-		if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
-			cst_info("UDP GSO unavailable (%s); sending segments one by one",
-				 strerror(errno));
-			atomic_store(&dev->udp_gso, false);
-		}
-	}
-	{
-		struct mmsghdr msgs[WG_DEV_MAX_SEGS];
-		struct iovec iov[WG_DEV_MAX_SEGS];
-		size_t off = 0;
-		unsigned sent = 0;
-
-		for (unsigned i = 0; i < n; i++) {
-			iov[i].iov_base = buf + off;
-			iov[i].iov_len = lens[i];
-			off += lens[i];
-			memset(&msgs[i], 0, sizeof(msgs[i]));
-			msgs[i].msg_hdr.msg_name = &sa;
-			msgs[i].msg_hdr.msg_namelen = sl;
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		while (sent < n) {
-			int r = sendmmsg(dev->udp_fd, msgs + sent, n - sent, 0);
-			if (r <= 0) {
-				cst_debug("sendmmsg: %s", strerror(errno));
-				break;
-			}
-			sent += (unsigned)r;
-		}
-	}
-	pthread_rwlock_unlock(&dev->sock_lock);
-}
-
-/* Encrypts the segments of one TUN read for dp and sends them in one go.
- * Returns -ENOKEY when there is no session (caller stages). */
-static int wg_dev_seal_segments(struct wg_dev_peer *dp, uint8_t *segs, size_t stride,
-				const size_t *seg_len, unsigned n, uint8_t *out, size_t out_cap)
-{
-	struct wg_device *dev = dp->dev;
-	size_t lens[WG_DEV_MAX_SEGS], off = 0;
-	struct sockaddr_storage ep;
-	struct wg_keypair *kp;
-	uint64_t now = wg_now(), counter = 0;
-	unsigned done = 0;
-	bool rekey = false;
-
-	kp = wg_peer_current_keypair(dp->peer);
-	if (!kp)
-		return -ENOKEY;
-	for (unsigned i = 0; i < n; i++) {
-		ssize_t m = wg_keypair_seal(kp, out + off, out_cap - off, segs + i * stride,
-					    seg_len[i], dev->mtu, now, &counter);
-		if (m < 0)
-			break;
-		lens[done++] = (size_t)m;
-		off += (size_t)m;
-	}
-	if (done)
-		rekey = wg_timers_should_rekey_on_send(&dp->timers, kp->i_am_initiator,
-						       kp->birth_ns, counter, now);
-	wg_keypair_put(kp);
-	if (!done)
-		return -ENOKEY; /* expired under us: a new handshake is due */
-	if (!wg_peer_get_endpoint(dp->peer, &ep))
-		return -EDESTADDRREQ;
-	wg_dev_send_segments(dev, &ep, out, lens, done);
-	wg_dev_after_send(dp, off, true, rekey, now);
-	return 0;
-}
-
-/* ---- outbound: TUN → encrypt → UDP ---- */
+struct wg_dev_tx {
+	struct wg_peer *peer;       /* a reference; NULL before the first packet */
+	struct wg_dev_peer *dp;
+	struct wg_keypair *kp;      /* a reference; NULL = no session */
+	struct sockaddr_storage sa; /* endpoint in the socket's family */
+	socklen_t sl;               /* 0 = no endpoint */
+	int rt_family;              /* route cache: rt_addr → peer */
+	uint8_t rt_addr[16];
+	uint64_t now, bytes, last_counter;
+	bool sent, need_init;
+};
 
 static int wg_dev_ip_dst(const uint8_t *pkt, size_t len, int *family, const uint8_t **addr)
 {
@@ -461,18 +392,249 @@ static int wg_dev_ip_dst(const uint8_t *pkt, size_t len, int *family, const uint
 	return -EINVAL;
 }
 
+/* Socket lock held (read). */
+static void wg_dev_tx_begin(struct wg_device *dev, struct wg_dev_tx *tx, struct wg_peer *peer)
+{
+	struct sockaddr_storage ep;
+
+	tx->peer = peer;
+	tx->dp = peer->user;
+	tx->kp = wg_peer_current_keypair(peer);
+	tx->sl = wg_peer_get_endpoint(peer, &ep) ? wg_dev_sockaddr(dev, &ep, &tx->sa) : 0;
+	tx->bytes = 0;
+	tx->sent = tx->need_init = false;
+}
+
+/* The bookkeeping of everything the batch sent to tx->peer, then lets it go.
+ * Socket lock held (read; the initiation takes it again, which a
+ * reader-preferring rwlock allows). */
+static void wg_dev_tx_end(struct wg_dev_tx *tx)
+{
+	struct wg_dev_peer *dp = tx->dp;
+	bool rekey = false;
+
+	if (!tx->peer)
+		return;
+	if (tx->sent) {
+		atomic_fetch_add(&tx->peer->tx_bytes, tx->bytes);
+		rekey = tx->kp && wg_timers_should_rekey_on_send(&dp->timers, tx->kp->i_am_initiator,
+								 tx->kp->birth_ns, tx->last_counter,
+								 tx->now);
+		pthread_mutex_lock(&dp->lock);
+		wg_timers_data_sent(&dp->timers, tx->now);
+		wg_timers_any_authenticated_packet_sent(&dp->timers, tx->now);
+		wg_timers_any_authenticated_packet_traversal(&dp->timers, tx->now);
+		pthread_mutex_unlock(&dp->lock);
+	}
+	if ((rekey || tx->need_init) && !tx->peer->removed)
+		wg_dev_send_initiation(dp, false);
+	wg_keypair_put(tx->kp);
+	wg_peer_put(tx->peer);
+	tx->kp = NULL;
+	tx->peer = NULL;
+	tx->dp = NULL;
+}
+
+/* Sends n sealed messages (iov[i], all of one size but the last) with UDP
+ * GSO when the kernel allows it, in sends of at most one UDP datagram's
+ * worth of bytes, otherwise with sendmmsg. Socket lock held (read). */
+static void wg_dev_send_segments(struct wg_device *dev, const struct sockaddr_storage *sa,
+				 socklen_t sl, struct iovec *iov, unsigned n)
+{
+	unsigned i = 0;
+
+	while (n > 1 && i < n && atomic_load_explicit(&dev->udp_gso, memory_order_relaxed)) {
+		char ctrl[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
+		struct msghdr mh = { .msg_name = (void *)sa, .msg_namelen = sl,
+				     .msg_iov = iov + i, .msg_control = ctrl,
+				     .msg_controllen = sizeof(ctrl) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		uint16_t seg = (uint16_t)iov[i].iov_len;
+		size_t total = 0;
+		unsigned k = i;
+
+		while (k < n && total + iov[k].iov_len <= WG_DEV_GSO_BYTES)
+			total += iov[k++].iov_len;
+		mh.msg_iovlen = k - i;
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		if (sendmsg(dev->udp_fd, &mh, 0) >= 0) {
+			i = k;
+			continue;
+		}
+		if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
+			cst_info("UDP GSO unavailable (%s); sending segments one by one",
+				 strerror(errno));
+			atomic_store(&dev->udp_gso, false);
+		} else {
+			cst_debug("sendmsg: %s", strerror(errno));
+			i = k; /* full buffer: dropped, like any UDP send */
+		}
+		break;
+	}
+	if (i < n) {
+		struct mmsghdr msgs[WG_DEV_MAX_SEGS];
+		unsigned sent = 0, m = n - i;
+
+		for (unsigned k = 0; k < m; k++) {
+			memset(&msgs[k], 0, sizeof(msgs[k]));
+			msgs[k].msg_hdr.msg_name = (void *)sa;
+			msgs[k].msg_hdr.msg_namelen = sl;
+			msgs[k].msg_hdr.msg_iov = &iov[i + k];
+			msgs[k].msg_hdr.msg_iovlen = 1;
+		}
+		while (sent < m) {
+			int r = sendmmsg(dev->udp_fd, msgs + sent, m - sent, 0);
+			if (r <= 0) {
+				cst_debug("sendmmsg: %s", strerror(errno));
+				break;
+			}
+			sent += (unsigned)r;
+		}
+	}
+}
+
+/* Seals the nseg segments of one read in place and sends them to tx->peer;
+ * without a session they wait for the handshake. Socket lock held. */
+static void wg_dev_tx_send(struct wg_device *dev, struct wg_dev_tx *tx, uint8_t *segs,
+			   const size_t *seg_len, unsigned nseg)
+{
+	size_t slot = dev->tx_slot;
+	struct iovec iov[WG_DEV_MAX_SEGS];
+	unsigned done = 0, retries = 0;
+
+	while (done < nseg) {
+		ssize_t m = -ENOKEY;
+
+		if (tx->kp)
+			m = wg_keypair_seal(tx->kp, segs + done * slot, slot,
+					    segs + done * slot + WG_MSG_TRANSPORT_HEADER_LEN,
+					    seg_len[done], dev->mtu, tx->now, &tx->last_counter);
+		if (m > 0) {
+			iov[done].iov_base = segs + done * slot;
+			iov[done].iov_len = (size_t)m;
+			tx->bytes += (size_t)m;
+			done++;
+			continue;
+		}
+		/* Expired or exhausted under us: the peer may have a newer one. */
+		wg_keypair_put(tx->kp);
+		tx->kp = retries++ ? NULL : wg_peer_current_keypair(tx->peer);
+		if (!tx->kp)
+			break;
+	}
+	if (done && tx->sl) {
+		wg_dev_send_segments(dev, &tx->sa, tx->sl, iov, done);
+		tx->sent = true;
+	}
+	if (done < nseg) {
+		/* No session: the rest waits (still plaintext: a failed seal
+		 * leaves its input alone) and a handshake starts. */
+		for (unsigned k = done; k < nseg; k++)
+			wg_dev_stage(tx->dp, segs + k * slot + WG_MSG_TRANSPORT_HEADER_LEN,
+				     seg_len[k]);
+		tx->need_init = true;
+	}
+}
+
+/* Routes the segments of one read: the destination picks the peer. */
+static void wg_dev_tx_route(struct wg_device *dev, struct wg_dev_tx *tx, uint8_t *segs,
+			    const size_t *seg_len, unsigned nseg)
+{
+	const uint8_t *dst;
+	struct wg_peer *peer;
+	int family;
+	size_t alen;
+
+	if (wg_dev_ip_dst(segs + WG_MSG_TRANSPORT_HEADER_LEN, seg_len[0], &family, &dst) < 0)
+		return;
+	alen = family == AF_INET ? 4 : 16;
+	if (!tx->peer || family != tx->rt_family || memcmp(dst, tx->rt_addr, alen) != 0) {
+		peer = wg_allowedips_lookup_get(&dev->aips, family, dst, wg_dev_peer_ref);
+		if (!peer)
+			return;
+		tx->rt_family = family;
+		memcpy(tx->rt_addr, dst, alen);
+		if (peer == tx->peer) {
+			wg_peer_put(peer);
+		} else {
+			wg_dev_tx_end(tx);
+			wg_dev_tx_begin(dev, tx, peer);
+		}
+	}
+	if (!tx->peer->removed)
+		wg_dev_tx_send(dev, tx, segs, seg_len, nseg);
+}
+
+/* One batch of at most max TUN reads. Caller holds tx_lock (the buffers).
+ * Returns -errno when the TUN failed, else the number of reads that got a
+ * packet. */
+static int wg_dev_tx_batch(struct wg_device *dev, int max)
+{
+	size_t slot = dev->tx_slot, stride = dev->seg_stride, seg_len[WG_DEV_MAX_SEGS];
+	uint8_t *segs = dev->tx_segs, *rbuf = dev->tx_rbuf;
+	struct wg_dev_tx tx = { .now = wg_now() };
+	int i, ret = 0;
+
+	pthread_rwlock_rdlock(&dev->sock_lock);
+	for (i = 0; i < max; i++) {
+		ssize_t n;
+		int nseg;
+
+		if (dev->vnet) {
+			struct virtio_net_hdr h;
+
+			n = read(dev->tun.fd, rbuf, TUN_VNET_HDR_LEN + WG_DEV_BUF);
+			if (n < 0)
+				break;
+			if ((size_t)n < TUN_VNET_HDR_LEN)
+				continue;
+			memcpy(&h, rbuf, sizeof(h));
+			/* A TSO super-packet becomes MTU-sized segments here, each
+			 * with room for the WireGuard header in front. */
+			nseg = tun_gso_split(rbuf + TUN_VNET_HDR_LEN, (size_t)n - TUN_VNET_HDR_LEN,
+					     &h, segs + WG_MSG_TRANSPORT_HEADER_LEN, slot,
+					     WG_DEV_MAX_SEGS, seg_len);
+			if (nseg <= 0) {
+				cst_debug("dropped unsplittable TUN packet: %s", strerror(-nseg));
+				continue;
+			}
+		} else {
+			n = read(dev->tun.fd, segs + WG_MSG_TRANSPORT_HEADER_LEN, WG_DEV_BUF);
+			if (n < 0)
+				break;
+			seg_len[0] = (size_t)n;
+			nseg = 1;
+		}
+		ret++;
+		/* sealing needs header, padding and tag room in the slot */
+		for (int k = 0; k < nseg; k++)
+			if (seg_len[k] > stride)
+				nseg = 0;
+		if (!nseg)
+			continue;
+		atomic_fetch_add_explicit(&dev->st_tun_reads, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&dev->st_tun_segs, (uint64_t)nseg, memory_order_relaxed);
+		wg_dev_tx_route(dev, &tx, segs, seg_len, (unsigned)nseg);
+	}
+	if (i < max && errno != EAGAIN && errno != EINTR)
+		ret = -errno;
+	wg_dev_tx_end(&tx);
+	pthread_rwlock_unlock(&dev->sock_lock);
+	return ret;
+}
+
 static void *wg_dev_tun_thread(void *arg)
 {
 	struct wg_device *dev = arg;
-	size_t stride = dev->seg_stride, seg_len[WG_DEV_MAX_SEGS];
-	size_t out_cap = WG_DEV_MAX_SEGS * (stride + 64);
-	uint8_t *rbuf = malloc(TUN_VNET_HDR_LEN + WG_DEV_BUF);
-	uint8_t *segs = malloc(WG_DEV_MAX_SEGS * stride);
-	uint8_t *out = malloc(out_cap);
 
-	while (rbuf && segs && out && !atomic_load(&dev->stopping)) {
+	while (!atomic_load(&dev->stopping)) {
 		struct pollfd pfd[2] = { { .fd = dev->tun.fd, .events = POLLIN },
 					 { .fd = dev->stop_fd, .events = POLLIN } };
+		int ret;
+
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
@@ -482,66 +644,15 @@ static void *wg_dev_tun_thread(void *arg)
 			atomic_store(&dev->dead, 1);
 			break;
 		}
-		for (int i = 0; i < WG_DEV_BATCH; i++) {
-			ssize_t n = read(dev->tun.fd, rbuf, TUN_VNET_HDR_LEN + WG_DEV_BUF);
-			const uint8_t *dst, *pkt;
-			struct wg_peer *peer;
-			struct wg_dev_peer *dp;
-			int family, nseg, ret;
-
-			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR) {
-					cst_err("TUN read failed: %s; shutting down", strerror(errno));
-					atomic_store(&dev->dead, 1);
-					goto out;
-				}
-				break;
-			}
-			if (dev->vnet) {
-				struct virtio_net_hdr h;
-				if ((size_t)n < TUN_VNET_HDR_LEN)
-					continue;
-				memcpy(&h, rbuf, sizeof(h));
-				/* A TSO super-packet becomes MTU-sized segments here. */
-				nseg = tun_gso_split(rbuf + TUN_VNET_HDR_LEN, (size_t)n - TUN_VNET_HDR_LEN,
-						     &h, segs, stride, WG_DEV_MAX_SEGS, seg_len);
-				if (nseg <= 0) {
-					cst_debug("dropped unsplittable TUN packet: %s", strerror(-nseg));
-					continue;
-				}
-			} else {
-				if ((size_t)n > stride)
-					continue;
-				memcpy(segs, rbuf, (size_t)n);
-				seg_len[0] = (size_t)n;
-				nseg = 1;
-			}
-			atomic_fetch_add_explicit(&dev->st_tun_reads, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&dev->st_tun_segs, (uint64_t)nseg, memory_order_relaxed);
-			pkt = segs;
-			if (wg_dev_ip_dst(pkt, seg_len[0], &family, &dst) < 0)
-				continue;
-			/* Cryptokey routing: the destination picks the peer. */
-			peer = wg_allowedips_lookup_get(&dev->aips, family, dst, wg_dev_peer_ref);
-			if (!peer)
-				continue;
-			dp = peer->user;
-			if (!peer->removed) {
-				ret = wg_dev_seal_segments(dp, segs, stride, seg_len, (unsigned)nseg,
-							   out, out_cap);
-				if (ret == -ENOKEY) {
-					for (int k = 0; k < nseg; k++)
-						wg_dev_stage(dp, segs + (size_t)k * stride, seg_len[k]);
-					wg_dev_send_initiation(dp, false);
-				}
-			}
-			wg_peer_put(peer);
+		pthread_mutex_lock(&dev->tx_lock);
+		ret = wg_dev_tx_batch(dev, WG_DEV_BATCH);
+		pthread_mutex_unlock(&dev->tx_lock);
+		if (ret < 0) {
+			cst_err("TUN read failed: %s; shutting down", strerror(-ret));
+			atomic_store(&dev->dead, 1);
+			break;
 		}
 	}
-out:
-	free(rbuf);
-	free(segs);
-	free(out);
 	return NULL;
 }
 
@@ -615,35 +726,42 @@ static void wg_dev_tun_deliver(struct wg_device *dev, struct tun_gro *g, const u
 	}
 }
 
-static void wg_dev_handle_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
-				   const struct sockaddr_storage *from, socklen_t fl,
-				   struct tun_gro *g)
+/* Undoes the v4 mapping of a dual-stack socket so endpoints look like what
+ * the user configured. */
+static socklen_t wg_dev_unmap(const struct sockaddr_storage *from, socklen_t fl,
+			      struct sockaddr_storage *out)
+{
+	*out = *from;
+	if (from->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)from)->sin6_addr)) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)from;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+
+		memset(out, 0, sizeof(*out));
+		s4->sin_family = AF_INET;
+		s4->sin_port = s6->sin6_port;
+		memcpy(&s4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		return sizeof(*s4);
+	}
+	return fl;
+}
+
+/* Handshake messages, cookie replies and anything malformed: one at a time
+ * (rare, and each costs far more than a lock). */
+static void wg_dev_handle_control(struct wg_device *dev, uint8_t *buf, size_t len,
+				  const struct sockaddr_storage *from, socklen_t fl, uint64_t now)
 {
 	struct wg_proto_result r;
-	struct sockaddr_storage src = *from;
-	uint64_t now = wg_now();
+	struct sockaddr_storage src;
 	uint32_t type = wg_msg_type(buf, len);
 	bool load = false;
 	int ret;
 
-	/* Undo the v4 mapping so endpoints look like what the user configured. */
-	if (src.ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&src)->sin6_addr)) {
-		struct sockaddr_in6 s6 = *(struct sockaddr_in6 *)&src;
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
-		memset(&src, 0, sizeof(src));
-		s4->sin_family = AF_INET;
-		s4->sin_port = s6.sin6_port;
-		memcpy(&s4->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
-		fl = sizeof(*s4);
-	}
+	fl = wg_dev_unmap(from, fl, &src);
 	if (type == WG_MSG_INITIATION || type == WG_MSG_RESPONSE)
 		load = wg_dev_under_load(dev, now);
-	/* in place: the plaintext lands right after the 16-byte header */
 	ret = wg_proto_receive(&dev->proto, buf, len, (struct sockaddr *)&src, fl, load, now,
-			       wg_wall(), buf + WG_MSG_TRANSPORT_HEADER_LEN,
-			       len > WG_MSG_TRANSPORT_HEADER_LEN ? len - WG_MSG_TRANSPORT_HEADER_LEN : 0,
-			       &r);
+			       wg_wall(), NULL, 0, &r);
 	if (ret < 0) {
 		cst_debug("dropped datagram of %zu bytes: %s", len, strerror(-ret));
 		return;
@@ -687,52 +805,180 @@ static void wg_dev_handle_datagram(struct wg_device *dev, uint8_t *buf, size_t l
 		wg_dev_flush_staged(dp, true);
 		break;
 	}
-	case WG_PROTO_DATA: {
-		struct wg_dev_peer *dp = r.peer->user;
-		uint8_t *plain = buf + WG_MSG_TRANSPORT_HEADER_LEN;
-		const uint8_t *inner_src;
-		struct wg_peer *owner;
-		int family;
-		ssize_t n;
-		bool rekey;
-
-		if (!dp || r.peer->removed)
-			break;
-		pthread_mutex_lock(&dp->lock);
-		/* once per handshake: a stream of packets on an ageing keypair
-		 * must not send one initiation each */
-		rekey = wg_timers_rekey_on_receive_once(&dp->timers, r.keypair->i_am_initiator,
-							r.keypair->birth_ns, now);
-		wg_timers_any_authenticated_packet_received(&dp->timers, now);
-		wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
-		if (r.plain_len)
-			wg_timers_data_received(&dp->timers, now);
-		pthread_mutex_unlock(&dp->lock);
-		if (r.keypair_confirmed)
-			wg_dev_flush_staged(dp, false);
-		if (rekey)
-			wg_dev_send_initiation(dp, false);
-		if (r.plain_len == 0)
-			break; /* keepalive */
-		n = wg_dev_inner_len(plain, r.plain_len, &family, &inner_src);
-		if (n < 0) {
-			cst_debug("dropped malformed inner packet");
-			break;
-		}
-		/* Cryptokey routing on receive: the inner source must belong
-		 * to the peer that sent it. */
-		owner = wg_allowedips_lookup(&dev->aips, family, inner_src);
-		if (owner != r.peer) {
-			cst_debug("dropped packet with source not allowed for its peer");
-			break;
-		}
-		wg_dev_tun_deliver(dev, g, plain, (size_t)n);
-		break;
-	}
 	default:
 		break;
 	}
 	wg_proto_result_release(&r);
+}
+
+/* ---- inbound: UDP → decrypt → TUN ----
+ *
+ * Transport messages of one receive batch are gathered first, then handled
+ * in runs of the same receiver index: one index lookup, one replay-window
+ * lock, one key-confirmation check, one endpoint update and one timer update
+ * per run, instead of each per packet. The inner source check caches the
+ * last source of the run. A control message ends the gathering so order is
+ * kept (a response, then the data it made possible). */
+
+#define WG_DEV_RX_ITEMS 1024
+
+struct wg_dev_rx {
+	struct wg_open_item *items;
+	uint16_t *slot;                    /* receive slot of each item: its source */
+	unsigned n;
+	const struct sockaddr_storage *from;
+	const struct mmsghdr *msgs;
+	struct tun_gro g;
+	uint64_t now;
+	unsigned delivered;                /* packets handed to the TUN this batch */
+};
+
+static uint32_t wg_dev_rx_index(const struct wg_open_item *it)
+{
+	return ((const struct wg_msg_transport *)it->msg)->receiver_index;
+}
+
+/* Delivers the opened packets of one run of peer's, checking that each
+ * inner source belongs to peer (cryptokey routing on receive). */
+static void wg_dev_rx_deliver(struct wg_device *dev, struct wg_dev_rx *rx, struct wg_peer *peer,
+			      unsigned from, unsigned to)
+{
+	int c_family = 0;
+	uint8_t c_src[16];
+
+	for (unsigned i = from; i < to; i++) {
+		struct wg_open_item *it = &rx->items[i];
+		const uint8_t *inner_src;
+		int family;
+		ssize_t n;
+
+		if (it->result <= 0)
+			continue; /* dropped, or a keepalive */
+		n = wg_dev_inner_len(it->dst, (size_t)it->result, &family, &inner_src);
+		if (n < 0) {
+			cst_debug("dropped malformed inner packet");
+			continue;
+		}
+		if (family != c_family ||
+		    memcmp(c_src, inner_src, family == AF_INET ? 4 : 16) != 0) {
+			if (wg_allowedips_lookup(&dev->aips, family, inner_src) != peer) {
+				cst_debug("dropped packet with source not allowed for its peer");
+				continue;
+			}
+			c_family = family;
+			memcpy(c_src, inner_src, family == AF_INET ? 4 : 16);
+		}
+		wg_dev_tun_deliver(dev, &rx->g, it->dst, (size_t)n);
+		rx->delivered++;
+	}
+}
+
+/* Items [from, to) share a receiver index. */
+static void wg_dev_rx_run(struct wg_device *dev, struct wg_dev_rx *rx, unsigned from, unsigned to)
+{
+	struct wg_keypair *kp = NULL;
+	struct wg_peer *peer;
+	struct wg_dev_peer *dp;
+	struct sockaddr_storage src;
+	socklen_t sl;
+	unsigned last = to;
+	uint64_t bytes = 0;
+	bool data = false, confirmed, rekey;
+
+	peer = wg_index_table_lookup(&dev->proto.index, wg_dev_rx_index(&rx->items[from]),
+				     WG_INDEX_KEYPAIR, &kp);
+	if (!peer) {
+		cst_debug("dropped %u datagrams for an unknown index", to - from);
+		return;
+	}
+	dp = peer->user;
+	if (!dp || peer->removed)
+		goto out;
+	if (!wg_keypair_open_batch(kp, rx->items + from, to - from, rx->now)) {
+		cst_debug("dropped %u datagrams: %s", to - from,
+			  strerror((int)-rx->items[from].result));
+		goto out;
+	}
+	for (unsigned i = from; i < to; i++) {
+		if (rx->items[i].result < 0)
+			continue;
+		bytes += rx->items[i].len;
+		data |= rx->items[i].result > 0;
+		last = i;
+	}
+	/* Roaming: the source of the latest authenticated packet. */
+	sl = wg_dev_unmap(&rx->from[rx->slot[last]], rx->msgs[rx->slot[last]].msg_hdr.msg_namelen,
+			  &src);
+	wg_peer_set_endpoint(peer, (struct sockaddr *)&src, sl);
+	atomic_fetch_add(&peer->rx_bytes, bytes);
+	confirmed = wg_peer_received_with_keypair(peer, kp);
+	pthread_mutex_lock(&dp->lock);
+	/* once per handshake: a stream of packets on an ageing keypair must
+	 * not send one initiation each */
+	rekey = wg_timers_rekey_on_receive_once(&dp->timers, kp->i_am_initiator, kp->birth_ns,
+						rx->now);
+	wg_timers_any_authenticated_packet_received(&dp->timers, rx->now);
+	wg_timers_any_authenticated_packet_traversal(&dp->timers, rx->now);
+	if (data)
+		wg_timers_data_received(&dp->timers, rx->now);
+	pthread_mutex_unlock(&dp->lock);
+	if (confirmed)
+		wg_dev_flush_staged(dp, false);
+	if (rekey)
+		wg_dev_send_initiation(dp, false);
+	wg_dev_rx_deliver(dev, rx, peer, from, to);
+out:
+	wg_keypair_put(kp);
+	wg_peer_put(peer);
+}
+
+static void wg_dev_rx_flush(struct wg_device *dev, struct wg_dev_rx *rx)
+{
+	unsigned i = 0;
+
+	while (i < rx->n) {
+		uint32_t index = wg_dev_rx_index(&rx->items[i]);
+		unsigned j = i + 1;
+
+		while (j < rx->n && wg_dev_rx_index(&rx->items[j]) == index)
+			j++;
+		wg_dev_rx_run(dev, rx, i, j);
+		i = j;
+	}
+	rx->n = 0;
+}
+
+static void wg_dev_rx_datagram(struct wg_device *dev, struct wg_dev_rx *rx, uint8_t *buf,
+			       size_t len, unsigned slot)
+{
+	if (wg_msg_type(buf, len) == WG_MSG_TRANSPORT && len >= WG_MSG_TRANSPORT_MIN_LEN) {
+		struct wg_open_item *it = &rx->items[rx->n];
+
+		/* in place: the plaintext lands right after the 16-byte header */
+		it->msg = buf;
+		it->len = len;
+		it->dst = buf + WG_MSG_TRANSPORT_HEADER_LEN;
+		rx->slot[rx->n++] = (uint16_t)slot;
+		if (rx->n == WG_DEV_RX_ITEMS)
+			wg_dev_rx_flush(dev, rx);
+		return;
+	}
+	wg_dev_rx_flush(dev, rx);
+	wg_dev_handle_control(dev, buf, len, &rx->from[slot], rx->msgs[slot].msg_hdr.msg_namelen,
+			      rx->now);
+}
+
+/* After a small receive batch that reached the TUN, the reply (an echo, a
+ * TCP ACK) is often already queued on the TUN: the kernel answers within
+ * our write. Sending it from here spares the TUN thread's wake-up on the
+ * round trip's critical path. Only when the TUN side is idle, and briefly. */
+static void wg_dev_rx_answer(struct wg_device *dev)
+{
+	if (pthread_mutex_trylock(&dev->tx_lock) != 0)
+		return;
+	if (wg_dev_tx_batch(dev, WG_DEV_ANSWER_READS) < 0)
+		atomic_store(&dev->dead, 1);
+	pthread_mutex_unlock(&dev->tx_lock);
 }
 
 static void *wg_dev_udp_thread(void *arg)
@@ -744,14 +990,17 @@ static void *wg_dev_udp_thread(void *arg)
 	uint8_t *bufs = malloc((size_t)WG_DEV_BATCH * WG_DEV_BUF);
 	enum { CTRL = CMSG_SPACE(sizeof(int)) };
 	uint8_t *ctrl = calloc(WG_DEV_BATCH, CTRL);
-	struct tun_gro g = { .buf = malloc(TUN_VNET_HDR_LEN + TUN_MAX_SUPER) };
-
-	if (!msgs || !iov || !from || !bufs || !ctrl || !g.buf)
-		goto out;
+	struct wg_dev_rx rx = { .items = calloc(WG_DEV_RX_ITEMS, sizeof(*rx.items)),
+				.slot = calloc(WG_DEV_RX_ITEMS, sizeof(*rx.slot)),
+				.from = from, .msgs = msgs,
+				.g = { .buf = malloc(TUN_VNET_HDR_LEN + TUN_MAX_SUPER) } };
 	bool busy = false;
 
+	if (!msgs || !iov || !from || !bufs || !ctrl || !rx.items || !rx.slot || !rx.g.buf)
+		goto out;
 	while (!atomic_load(&dev->stopping)) {
 		struct pollfd pfd[2];
+		unsigned dgrams = 0;
 		int n, fd;
 
 		pthread_rwlock_rdlock(&dev->sock_lock);
@@ -783,8 +1032,11 @@ static void *wg_dev_udp_thread(void *arg)
 		n = dev->udp_fd == fd ? recvmmsg(fd, msgs, WG_DEV_BATCH, MSG_DONTWAIT, NULL) : 0;
 		pthread_rwlock_unlock(&dev->sock_lock);
 		busy = n == WG_DEV_BATCH;
-		if (n > 0)
-			atomic_fetch_add_explicit(&dev->st_udp_calls, 1, memory_order_relaxed);
+		if (n <= 0)
+			continue;
+		atomic_fetch_add_explicit(&dev->st_udp_calls, 1, memory_order_relaxed);
+		rx.now = wg_now();
+		rx.delivered = 0;
 		for (int i = 0; i < n; i++) {
 			uint8_t *p = iov[i].iov_base;
 			size_t left = msgs[i].msg_len, seg = left;
@@ -802,18 +1054,23 @@ static void *wg_dev_udp_thread(void *arg)
 			}
 			while (left > 0) {
 				size_t one = left < seg ? left : seg;
-				atomic_fetch_add_explicit(&dev->st_udp_dgrams, 1, memory_order_relaxed);
-				wg_dev_handle_datagram(dev, p, one, &from[i],
-						       msgs[i].msg_hdr.msg_namelen, &g);
+				dgrams++;
+				wg_dev_rx_datagram(dev, &rx, p, one, (unsigned)i);
 				p += one;
 				left -= one;
 			}
 		}
-		wg_dev_gro_flush(dev, &g);
+		wg_dev_rx_flush(dev, &rx);
+		wg_dev_gro_flush(dev, &rx.g);
+		atomic_fetch_add_explicit(&dev->st_udp_dgrams, dgrams, memory_order_relaxed);
+		if (rx.delivered && dgrams <= WG_DEV_ANSWER_MAX)
+			wg_dev_rx_answer(dev);
 	}
 out:
+	free(rx.g.buf);
+	free(rx.slot);
+	free(rx.items);
 	free(ctrl);
-	free(g.buf);
 	free(msgs);
 	free(iov);
 	free(from);
@@ -1126,6 +1383,7 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 	if (!dev->tcfg.rekey_timeout)
 		wg_timer_config_default(&dev->tcfg);
 	pthread_rwlock_init(&dev->sock_lock, NULL);
+	pthread_mutex_init(&dev->tx_lock, NULL);
 	pthread_mutex_init(&dev->conf_lock, NULL);
 	pthread_mutex_init(&dev->peers_lock, NULL);
 	wg_allowedips_init(&dev->aips);
@@ -1141,6 +1399,16 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 	dev->seg_stride = (dev->mtu + 63) & ~(size_t)63;
 	if (dev->seg_stride < 1536)
 		dev->seg_stride = 1536;
+	/* 16 header bytes before a segment, up to 15 padding and 16 tag bytes
+	 * after it: 64 keeps the slots cache-line aligned. A non-offload read
+	 * lands in the slots too, so they hold a whole WG_DEV_BUF read. */
+	dev->tx_slot = dev->seg_stride + 64;
+	dev->tx_rbuf = malloc(TUN_VNET_HDR_LEN + WG_DEV_BUF);
+	dev->tx_segs = malloc(WG_DEV_MAX_SEGS * dev->tx_slot);
+	if (!dev->tx_rbuf || !dev->tx_segs) {
+		ret = -ENOMEM;
+		goto fail;
+	}
 	cst_info("offloads: TUN %s, UDP GSO/GRO %s", dev->tun_tso ? "TSO+checksum" :
 		 dev->vnet ? "checksum only" : "off", cfg->no_offload ? "off" : "on");
 	ret = tun_set_mtu(dev->tun.ifindex, dev->mtu);
@@ -1188,6 +1456,9 @@ fail:
 	tun_close(&dev->tun);
 	wg_allowedips_deinit(&dev->aips);
 	wg_proto_deinit(&dev->proto);
+	free(dev->tx_rbuf);
+	free(dev->tx_segs);
+	pthread_mutex_destroy(&dev->tx_lock);
 	free(dev);
 	return ret;
 }
@@ -1228,5 +1499,8 @@ void wg_device_free(struct wg_device *dev)
 	pthread_rwlock_destroy(&dev->sock_lock);
 	pthread_mutex_destroy(&dev->conf_lock);
 	pthread_mutex_destroy(&dev->peers_lock);
+	pthread_mutex_destroy(&dev->tx_lock);
+	free(dev->tx_rbuf);
+	free(dev->tx_segs);
 	free(dev);
 }

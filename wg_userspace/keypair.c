@@ -28,7 +28,7 @@ int wg_keypair_new(const uint8_t send_key[WG_KEY_LEN], const uint8_t recv_key[WG
 		free(kp);
 		return -EIO;
 	}
-	pthread_spin_init(&kp->replay_lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_mutex_init(&kp->replay_lock, NULL);
 	wg_replay_init(&kp->replay);
 	atomic_init(&kp->send_counter, 0);
 	atomic_init(&kp->refcount, 1);
@@ -54,7 +54,7 @@ void wg_keypair_put(struct wg_keypair *kp)
 	/* cleanup wipes the expanded key material held by the contexts. */
 	EVP_AEAD_CTX_cleanup(&kp->send);
 	EVP_AEAD_CTX_cleanup(&kp->recv);
-	pthread_spin_destroy(&kp->replay_lock);
+	pthread_mutex_destroy(&kp->replay_lock);
 	sodium_memzero(kp, sizeof(*kp));
 	free(kp);
 }
@@ -116,39 +116,67 @@ ssize_t wg_keypair_seal(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
 	return (ssize_t)total;
 }
 
-ssize_t wg_keypair_open(struct wg_keypair *kp, uint8_t *dst, const uint8_t *msg, size_t len,
-			uint64_t now_ns, uint64_t *counter_out)
+/* Called with kp->replay_lock held. */
+static ssize_t wg_keypair_open_locked(struct wg_keypair *kp, uint8_t *dst, const uint8_t *msg,
+				      size_t len, uint64_t *counter_out)
 {
 	const struct wg_msg_transport *hdr = (const struct wg_msg_transport *)msg;
 	uint8_t nonce[12];
 	uint64_t counter;
 	size_t out_len = 0;
-	bool fresh;
 
 	if (len < WG_MSG_TRANSPORT_MIN_LEN || wg_msg_type(msg, len) != WG_MSG_TRANSPORT ||
 	    hdr->receiver_index != kp->local_index)
 		return -EINVAL;
-	if (wg_keypair_expired(kp, now_ns))
-		return -EKEYEXPIRED;
 	counter = wg_le64(hdr->counter);
-	pthread_spin_lock(&kp->replay_lock);
-	fresh = wg_replay_would_accept(&kp->replay, counter, WG_REJECT_AFTER_MESSAGES);
-	pthread_spin_unlock(&kp->replay_lock);
-	if (!fresh)
+	/* a cheap pre-check: no decryption spent on an obvious replay */
+	if (!wg_replay_would_accept(&kp->replay, counter, WG_REJECT_AFTER_MESSAGES))
 		return -EALREADY;
 	wg_keypair_nonce(nonce, counter);
 	if (!EVP_AEAD_CTX_open(&kp->recv, dst, &out_len, len - WG_MSG_TRANSPORT_HEADER_LEN,
 			       nonce, sizeof(nonce), hdr->encrypted,
 			       len - WG_MSG_TRANSPORT_HEADER_LEN, NULL, 0))
 		return -EBADMSG;
-	/* Only an authenticated counter may move the window. Two threads may
-	 * race to the same counter; the second one loses here. */
-	pthread_spin_lock(&kp->replay_lock);
-	fresh = wg_replay_check_and_update(&kp->replay, counter, WG_REJECT_AFTER_MESSAGES);
-	pthread_spin_unlock(&kp->replay_lock);
-	if (!fresh)
+	/* Only an authenticated counter may move the window. */
+	if (!wg_replay_check_and_update(&kp->replay, counter, WG_REJECT_AFTER_MESSAGES))
 		return -EALREADY;
-	if (counter_out)
-		*counter_out = counter;
+	*counter_out = counter;
 	return (ssize_t)out_len;
+}
+
+size_t wg_keypair_open_batch(struct wg_keypair *kp, struct wg_open_item *items, size_t n,
+			     uint64_t now_ns)
+{
+	size_t ok = 0;
+
+	if (wg_keypair_expired(kp, now_ns)) {
+		for (size_t i = 0; i < n; i++)
+			items[i].result = -EKEYEXPIRED;
+		return 0;
+	}
+	pthread_mutex_lock(&kp->replay_lock);
+	for (size_t i = 0; i < n; i++) {
+		items[i].result = wg_keypair_open_locked(kp, items[i].dst, items[i].msg,
+							 items[i].len, &items[i].counter);
+		if (items[i].result >= 0)
+			ok++;
+	}
+	pthread_mutex_unlock(&kp->replay_lock);
+	return ok;
+}
+
+ssize_t wg_keypair_open(struct wg_keypair *kp, uint8_t *dst, const uint8_t *msg, size_t len,
+			uint64_t now_ns, uint64_t *counter_out)
+{
+	struct wg_open_item it = { .msg = msg, .len = len, .dst = dst };
+	const struct wg_msg_transport *hdr = (const struct wg_msg_transport *)msg;
+
+	/* malformed beats expired, as before */
+	if (len < WG_MSG_TRANSPORT_MIN_LEN || wg_msg_type(msg, len) != WG_MSG_TRANSPORT ||
+	    hdr->receiver_index != kp->local_index)
+		return -EINVAL;
+	wg_keypair_open_batch(kp, &it, 1, now_ns);
+	if (it.result >= 0 && counter_out)
+		*counter_out = it.counter;
+	return it.result;
 }
