@@ -353,7 +353,7 @@ int node_config_load(struct node_config *cfg, const char *dotenv, size_t dotenv_
 	TRY(node_get_num(&l, "LEADER_GRACE_SEC",
 			 cfg->down_after_misses * cfg->heartbeat_interval + 2, 0, 86400,
 			 &cfg->leader_grace_sec, err, errlen));
-	TRY(node_get_num(&l, "BOT_LEASE_TTL", 10, 1, 3600, &cfg->bot_lease_ttl, err, errlen));
+	TRY(node_get_num(&l, "BOT_LEASE_TTL", 4, 1, 3600, &cfg->bot_lease_ttl, err, errlen));
 	TRY(node_get_uint(&l, "SAMPLE_EVERY_SEC", 300, 1, 86400, &cfg->sample_every_sec, err, errlen));
 	TRY(node_get_uint(&l, "METRICS_WINDOW_H", 6, 1, 24 * 90, &cfg->metrics_window_h, err, errlen));
 	TRY(node_get_uint(&l, "METRICS_SUMMARY_POINTS", 12, 1, 1000, &cfg->metrics_summary_points, err, errlen));

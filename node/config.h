@@ -35,7 +35,7 @@ struct node_config {
 	double speedtest_rpc_timeout;  /* SPEEDTEST_RPC_TIMEOUT, s, default 45 */
 	unsigned clock_skew;           /* CLOCK_SKEW, s, default 15 */
 	double leader_grace_sec;       /* LEADER_GRACE_SEC, default misses x interval + 2 */
-	double bot_lease_ttl;          /* BOT_LEASE_TTL, s, default 10 */
+	double bot_lease_ttl;          /* BOT_LEASE_TTL, s, default 4 (the original: 10) */
 	unsigned sample_every_sec;     /* SAMPLE_EVERY_SEC, default 300 */
 	unsigned metrics_window_h;     /* METRICS_WINDOW_H, default 6 */
 	unsigned metrics_summary_points; /* METRICS_SUMMARY_POINTS, default 12 */

@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "standin.h"
 #include "daemon.h"
 #include "file.h"
 #include "log.h"
@@ -43,6 +44,10 @@ int main(int argc, char **argv)
 	const char *state_dir = NULL, *env_file = NULL, *listen = NULL;
 	struct node_config cfg;
 	struct node_daemon *d = NULL;
+	struct bot_standin bot = { .log_fd = -1 };
+	struct node_cluster_runner runner = {
+		.start = bot_standin_start, .stop = bot_standin_stop, .ctx = &bot,
+	};
 	struct ev_loop *loop;
 	ev_signal sigint, sigterm;
 	char err[512], *dotenv = NULL;
@@ -88,8 +93,13 @@ int main(int argc, char **argv)
 		snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", listen);
 	signal(SIGPIPE, SIG_IGN);
 	loop = EV_DEFAULT;
-	if ((r = node_daemon_new(loop, &cfg, &d, err, sizeof(err)))) {
+	if ((r = node_daemon_new(loop, &cfg, &runner, &d, err, sizeof(err)))) {
 		cst_err("cannot start: %s", err);
+		goto out;
+	}
+	/* The runner only runs from the loop, so it is ready in time. */
+	if ((r = bot_standin_init(&bot, node_daemon_name(d), getenv("CONSTELLA_TEST_RUNNER_LOG")))) {
+		cst_err("CONSTELLA_TEST_RUNNER_LOG: %s", strerror(-r));
 		goto out;
 	}
 	ev_signal_init(&sigint, on_signal, SIGINT);
@@ -100,6 +110,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	node_daemon_free(d);
+	bot_standin_deinit(&bot);
 	node_config_clear(&cfg);
 	if (dotenv) {
 		sodium_memzero(dotenv, dlen);

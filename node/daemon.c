@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "control.h"
 #include "join.h"
 #include "log.h"
@@ -28,94 +29,8 @@ struct node_daemon {
 	struct node_stats stats;
 	struct node_control_server *ctl;
 	ev_timer stats_timer;
+	struct node_cluster *cluster;
 };
-
-static void on_broadcast_done(void *user, int err, const cJSON *result, const char *message)
-{
-	(void)result;
-	if (err)
-		cst_info("membership update to %s failed: %s", (const char *)user,
-			 message && message[0] ? message : strerror(-err));
-	free(user);
-}
-
-/* Until the cluster engine (node/cluster.h) is wired in, membership changes
- * made here (join, remove) are pushed once to every other member. */
-static void broadcast(struct node_daemon *d, const char *method, const cJSON *params,
-		      const char *skip_id)
-{
-	for (size_t i = 0; i < d->st.n_peers; i++) {
-		const struct node_peer *p = &d->st.peers[i];
-		char *who;
-
-		if (!strcmp(p->node_id, d->node_id) || (skip_id && !strcmp(p->node_id, skip_id)))
-			continue;
-		if (!(who = strdup(p->name)))
-			continue;
-		if (rpc_client_call(d->cli, p->addr, method, cJSON_Duplicate(params, 1),
-				    d->cfg->rpc_timeout, on_broadcast_done, who))
-			free(who);
-	}
-}
-
-static void m_announce(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_daemon *d = user;
-	struct node_peer p;
-	char err[128];
-
-	if (node_peer_from_json(cJSON_GetObjectItemCaseSensitive(params, "peer"), &p, err,
-				sizeof(err))) {
-		rpc_call_error(call, 400, err);
-		return;
-	}
-	if (!strcmp(p.node_id, d->node_id)) {
-		rpc_call_error(call, 409, "that is this node");
-		return;
-	}
-	if (node_state_is_removed(&d->st, p.node_id)) {
-		rpc_call_error(call, 410, "that member was removed from the network");
-		return;
-	}
-	if (!node_state_find_peer(&d->st, p.node_id))
-		cst_info("member %s (%.8s) at %s announced by %s", p.name, p.node_id, p.addr,
-			 rpc_call_peer(call));
-	if (node_state_upsert_peer(&d->st, &p) || node_state_save(d->cfg->state_dir, &d->st)) {
-		rpc_call_error(call, 500, "cannot save the state");
-		return;
-	}
-	rpc_call_reply(call, NULL);
-}
-
-static void m_forget(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_daemon *d = user;
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(params, "node_id");
-
-	if (!cJSON_IsString(id)) {
-		rpc_call_error(call, 400, "Forget: missing node_id");
-		return;
-	}
-	if (!strcmp(id->valuestring, d->node_id)) {
-		rpc_call_error(call, 409, "cannot forget this node itself");
-		return;
-	}
-	if (strlen(id->valuestring) != NODE_ID_HEX) {
-		rpc_call_error(call, 400, "Forget: bad node_id");
-		return;
-	}
-	if (!node_state_is_removed(&d->st, id->valuestring)) {
-		if (node_state_remove_peer(&d->st, id->valuestring) == 0)
-			cst_info("member %.8s removed (told by %s)", id->valuestring,
-				 rpc_call_peer(call));
-		if (node_state_add_removed(&d->st, id->valuestring) ||
-		    node_state_save(d->cfg->state_dir, &d->st)) {
-			rpc_call_error(call, 500, "cannot save the state");
-			return;
-		}
-	}
-	rpc_call_reply(call, NULL);
-}
 
 static void on_join(void *user, const char *body, size_t len, struct rpc_call *call)
 {
@@ -136,13 +51,7 @@ static void on_join(void *user, const char *body, size_t len, struct rpc_call *c
 	cst_info("join: %s (%.8s) at %s joined from %s", joiner.name, joiner.node_id, joiner.addr,
 		 rpc_call_peer(call));
 	rpc_call_raw_reply(call, 200, reply);
-	{
-		cJSON *params = cJSON_CreateObject();
-
-		cJSON_AddItemToObject(params, "peer", node_peer_to_json(&joiner));
-		broadcast(d, "Announce", params, joiner.node_id);
-		cJSON_Delete(params);
-	}
+	node_cluster_member_added(d->cluster, joiner.node_id);
 }
 
 static cJSON *peers_json(const struct node_state *st)
@@ -253,8 +162,7 @@ static cJSON *on_control(void *user, const cJSON *req)
 	if (!strcmp(cmd->valuestring, "status")) {
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "ok", 1);
-		cJSON_AddItemToObject(o, "status",
-				      node_status_json(&d->st, d->node_id, NULL, (int64_t)time(NULL)));
+		cJSON_AddItemToObject(o, "status", node_cluster_status_json(d->cluster));
 		return o;
 	}
 	if (!strcmp(cmd->valuestring, "remove")) {
@@ -269,18 +177,8 @@ static cJSON *on_control(void *user, const cJSON *req)
 		if (!strcmp(p->node_id, d->node_id))
 			return ctl_error("cannot remove this node itself");
 		memcpy(id, p->node_id, sizeof(id));
-		{
-			cJSON *params = cJSON_CreateObject();
-
-			/* tell every other member before forgetting it */
-			cJSON_AddStringToObject(params, "node_id", id);
-			broadcast(d, "Forget", params, id);
-			cJSON_Delete(params);
-		}
-		node_state_remove_peer(&d->st, id);
-		if (node_state_add_removed(&d->st, id) || node_state_save(d->cfg->state_dir, &d->st))
+		if (node_cluster_remove(d->cluster, id))
 			return ctl_error("cannot save the state");
-		cst_info("removed member %s (%.8s)", name->valuestring, id);
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "ok", 1);
 		return o;
@@ -298,7 +196,8 @@ static void on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
-		    struct node_daemon **out, char *err, size_t errlen)
+		    const struct node_cluster_runner *runner, struct node_daemon **out, char *err,
+		    size_t errlen)
 {
 	struct rpc_server_config sc = { 0 };
 	struct node_daemon *d = calloc(1, sizeof(*d));
@@ -343,13 +242,16 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 	}
 	if ((r = rpc_server_route(d->srv, "POST", "/join", on_join, d)) ||
 	    (r = rpc_server_register(d->srv, "GetPeers", m_get_peers, d)) ||
-	    (r = rpc_server_register(d->srv, "Announce", m_announce, d)) ||
-	    (r = rpc_server_register(d->srv, "Forget", m_forget, d)) ||
 	    (r = rpc_server_register(d->srv, "GetStats", m_get_stats, d)) ||
 	    (r = rpc_server_register(d->srv, "GetTS", m_get_ts, d)) ||
 	    (r = rpc_server_register(d->srv, "Reboot", m_reboot, d)) ||
 	    (r = rpc_server_register(d->srv, "RunSpeedtest", m_speedtest, d))) {
 		snprintf(err, errlen, "RPC registration: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = node_cluster_new(loop, cfg, &d->st, d->node_id, d->srv, d->cli, runner,
+				  &d->cluster))) {
+		snprintf(err, errlen, "cluster engine: %s", strerror(-r));
 		goto fail;
 	}
 	{
@@ -379,6 +281,13 @@ unsigned node_daemon_port(const struct node_daemon *d)
 	return rpc_server_port(d->srv);
 }
 
+const char *node_daemon_name(const struct node_daemon *d)
+{
+	const struct node_peer *p = node_state_find_peer((struct node_state *)&d->st, d->node_id);
+
+	return p ? p->name : "?";
+}
+
 void node_daemon_free(struct node_daemon *d)
 {
 	if (!d)
@@ -386,8 +295,10 @@ void node_daemon_free(struct node_daemon *d)
 	if (ev_is_active(&d->stats_timer))
 		ev_timer_stop(d->loop, &d->stats_timer);
 	node_control_server_free(d->ctl);
+	/* client first: its cancelled calls must not reach a freed engine */
 	if (d->cli)
 		rpc_client_free(d->cli);
+	node_cluster_free(d->cluster);
 	if (d->srv)
 		rpc_server_free(d->srv);
 	sodium_memzero(d->secret, sizeof(d->secret));

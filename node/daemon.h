@@ -6,16 +6,21 @@
 
 #include <ev.h>
 
+#include "cluster.h"
 #include "config.h"
 
 struct node_daemon;
 
 /* Loads state from cfg->state_dir and binds the RPC server on
  * cfg->listen_addr. Returns 0 or -errno with a reason in err. */
+/* runner (may be NULL) is what the bot lease starts and stops. */
 int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
-		    struct node_daemon **out, char *err, size_t errlen);
+		    const struct node_cluster_runner *runner, struct node_daemon **out, char *err,
+		    size_t errlen);
 /* The bound RPC port (useful with port 0). */
 unsigned node_daemon_port(const struct node_daemon *d);
+/* This node's name (its record in the state). */
+const char *node_daemon_name(const struct node_daemon *d);
 void node_daemon_free(struct node_daemon *d);
 
 #endif

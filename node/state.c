@@ -125,6 +125,9 @@ int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t
 	if ((r = get_int(p, "priority", -1000000, 1000000, &v, err, errlen)))
 		return r;
 	out->priority = (int)v;
+	if ((r = get_int(p, "ver", 0, INT64_C(1) << 53, &v, err, errlen)))
+		return r;
+	out->ver = (uint64_t)v;
 	return 0;
 }
 
@@ -134,6 +137,7 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 	struct node_state tmp;
 	const cJSON *peers, *p, *lease;
 	cJSON *root;
+	int64_t v;
 	int r = -EINVAL;
 
 	memset(&tmp, 0, sizeof(tmp));
@@ -204,9 +208,14 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 		if ((r = get_str(lease, "owner", tmp.lease_owner, sizeof(tmp.lease_owner), 0, err,
 				 errlen)) ||
 		    (r = get_int(lease, "until", 0, INT64_C(1) << 40, &tmp.lease_until, err,
-				 errlen)))
+				 errlen)) ||
+		    (r = get_int(lease, "epoch", 0, INT64_C(1) << 53, &v, err, errlen)))
 			goto out;
+		tmp.lease_epoch = (uint64_t)v;
 	}
+	if ((r = get_int(root, "generation", 0, INT64_C(1) << 53, &v, err, errlen)))
+		goto out;
+	tmp.generation = (uint64_t)v;
 	node_state_clear(st);
 	*st = tmp;
 	memset(&tmp, 0, sizeof(tmp));
@@ -228,7 +237,8 @@ cJSON *node_peer_to_json(const struct node_peer *p)
 	    !cJSON_AddNumberToObject(o, "last_seen", (double)p->last_seen) ||
 	    !cJSON_AddNumberToObject(o, "priority", p->priority) ||
 	    !cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey) ||
-	    !cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr)) {
+	    !cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr) ||
+	    !cJSON_AddNumberToObject(o, "ver", (double)p->ver)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -263,7 +273,9 @@ int node_state_to_json(const struct node_state *st, char **out)
 	}
 	if (!(lease = cJSON_AddObjectToObject(root, "bot_lease")) ||
 	    !cJSON_AddStringToObject(lease, "owner", st->lease_owner) ||
-	    !cJSON_AddNumberToObject(lease, "until", (double)st->lease_until))
+	    !cJSON_AddNumberToObject(lease, "until", (double)st->lease_until) ||
+	    !cJSON_AddNumberToObject(lease, "epoch", (double)st->lease_epoch) ||
+	    !cJSON_AddNumberToObject(root, "generation", (double)st->generation))
 		goto out;
 	*out = cJSON_Print(root);
 	r = *out ? 0 : -ENOMEM;

@@ -23,7 +23,8 @@ struct node_peer {
 	char node_id[NODE_ID_HEX + 1];
 	enum node_peer_status status;
 	int64_t last_seen;            /* unix seconds, 0 = never */
-	int priority;                 /* higher wins the leader election */
+	int priority;                 /* the smallest (priority, node_id) alive leads */
+	uint64_t ver;                 /* version of this record, bumped by its node */
 	char wg_pubkey[45];           /* base64, may be empty */
 	char overlay_addr[64];        /* may be empty */
 };
@@ -35,7 +36,9 @@ struct node_state {
 	struct node_peer *peers;
 	size_t n_peers, cap_peers;
 	char lease_owner[NODE_ID_HEX + 1];        /* bot_lease.owner, may be empty */
-	int64_t lease_until;                      /* bot_lease.until, unix s */
+	int64_t lease_until;                      /* bot_lease.until, unix s (informative) */
+	uint64_t lease_epoch;                     /* bot_lease.epoch: fencing token */
+	uint64_t generation;                      /* this node's last run (membership gen) */
 	/* node_ids removed from the network ("removed" in the file): never
 	 * re-added from a stale announcement or a rejoin with the same id. */
 	char (*removed)[NODE_ID_HEX + 1];

@@ -38,7 +38,7 @@ static void test_config_defaults_match_the_original(void)
 	CHECK(c.speedtest_rpc_timeout == 45);
 	CHECK_EQ_INT(c.clock_skew, 15);
 	CHECK(c.leader_grace_sec == 8.0); /* 3 x 2.0 + 2 */
-	CHECK(c.bot_lease_ttl == 10);
+	CHECK(c.bot_lease_ttl == 4);
 	CHECK_EQ_INT(c.sample_every_sec, 300);
 	CHECK_EQ_INT(c.metrics_window_h, 6);
 	CHECK_EQ_INT(c.metrics_summary_points, 12);

@@ -1,0 +1,54 @@
+/* The cluster engine inside constellad: membership by gossip (heartbeat
+ * digests, pull what differs, tombstones for removals), the leader rule and
+ * the bot lease, over the signed RPC. It owns no socket of its own: it
+ * registers its methods on the daemon's RPC server and calls peers through
+ * the daemon's RPC client.
+ *
+ * RPC methods (all signed):
+ *   Heartbeat  {from, gen, hb, digest: [{id, gen, hb, ver}], removed: [id]}
+ *              -> {records: [peer], want: [id], removed: [id]}
+ *   Sync       {records: [peer]} -> null
+ *   GetLease   {} -> {holder, epoch, remaining_s}
+ *   TryAcquireLease {holder, epoch} -> {accepted: true} |
+ *              {accepted: false, holder, epoch} (a greater lease is known)
+ *   ReleaseLease {holder, epoch} -> null
+ * A member removed from the network gets 410 to all of them. */
+#ifndef NODE_CLUSTER_H
+#define NODE_CLUSTER_H
+
+#include <cJSON.h>
+#include <ev.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "rpc.h"
+#include "state.h"
+
+/* What the lease starts and stops (bot/ fills it). start returns 0 or a
+ * negative errno; stop must not fail. */
+struct node_cluster_runner {
+	int (*start)(void *ctx, uint64_t epoch);
+	void (*stop)(void *ctx, uint64_t epoch);
+	void *ctx;
+};
+
+struct node_cluster;
+
+/* st and the other pointers must outlive the engine; st is the daemon's
+ * state, which the engine updates and saves in cfg->state_dir. */
+int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct node_state *st,
+		     const char *self_id, struct rpc_server *srv, struct rpc_client *cli,
+		     const struct node_cluster_runner *runner, struct node_cluster **out);
+/* Stops the runner if it runs. Call after the RPC client is freed, so that
+ * no call completion reaches a freed engine. */
+void node_cluster_free(struct node_cluster *c);
+
+/* A member was added locally (the join route): spread it now. */
+void node_cluster_member_added(struct node_cluster *c, const char *node_id);
+/* Removes a member everywhere: tombstone, save, spread now. 0, -ENOENT,
+ * -EINVAL (self), -EIO (cannot save). */
+int node_cluster_remove(struct node_cluster *c, const char *node_id);
+/* The live view for `constella status`. */
+cJSON *node_cluster_status_json(struct node_cluster *c);
+
+#endif
