@@ -676,6 +676,29 @@ static void m_release(void *user, const cJSON *params, struct rpc_call *call)
 	cl_apply_actions(c, acts);
 }
 
+/* A member stopping cleanly: down now, until it speaks to us again. */
+static void m_leave(void *user, const cJSON *params, struct rpc_call *call)
+{
+	struct node_cluster *c = user;
+	const cJSON *from = cJSON_GetObjectItemCaseSensitive(params, "from");
+
+	if (c->removed) {
+		rpc_call_error(call, 410, "this node was removed from the network");
+		return;
+	}
+	if (!cJSON_IsString(from) || !cl_is_id(from->valuestring) ||
+	    !strcmp(from->valuestring, c->self)) {
+		rpc_call_error(call, 400, "Leave: from (another node's id) is required");
+		return;
+	}
+	if (node_state_find_peer(c->st, from->valuestring)) {
+		cst_info("member %s (%.8s) is stopping", cl_name(c, from->valuestring),
+			 from->valuestring);
+		node_mship_suspect(&c->ms, from->valuestring);
+	}
+	rpc_call_reply(call, NULL);
+}
+
 static void m_get_lease(void *user, const cJSON *params, struct rpc_call *call)
 {
 	struct node_cluster *c = user;
@@ -853,6 +876,38 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- public ---- */
 
+int node_cluster_shutdown(struct node_cluster *c)
+{
+	cJSON *params;
+
+	ev_timer_stop(c->loop, &c->hb_timer);
+	ev_timer_stop(c->loop, &c->tick_timer);
+	if (c->removed || c->st->n_peers < 2)
+		return 0;
+	if (c->lease.role != NODE_LEASE_IDLE) {
+		c->lease.role = NODE_LEASE_IDLE;
+		c->lease.running = 0;
+		c->lease.released = 1;
+		cl_runner_stop(c);
+		cst_info("stopping: bot lease released (epoch %llu)",
+			 (unsigned long long)c->lease.epoch);
+		cl_send_lease(c, "ReleaseLease", on_release_done);
+	}
+	/* Say goodbye: peers count us down now, not after the down timeout,
+	 * so a new leader (and bot) follows at once. */
+	params = cJSON_CreateObject();
+	cJSON_AddStringToObject(params, "from", c->self);
+	for (size_t i = 0; i < c->st->n_peers; i++) {
+		const struct node_peer *p = &c->st->peers[i];
+
+		if (strcmp(p->node_id, c->self))
+			cl_call(c, p, "Leave", cJSON_Duplicate(params, 1), c->lease_timeout,
+				on_release_done, 0);
+	}
+	cJSON_Delete(params);
+	return 1;
+}
+
 void node_cluster_member_added(struct node_cluster *c, const char *node_id)
 {
 	(void)node_id;
@@ -958,7 +1013,8 @@ int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct
 	    (r = rpc_server_register(srv, "Sync", m_sync, c)) ||
 	    (r = rpc_server_register(srv, "GetLease", m_get_lease, c)) ||
 	    (r = rpc_server_register(srv, "TryAcquireLease", m_try_acquire, c)) ||
-	    (r = rpc_server_register(srv, "ReleaseLease", m_release, c))) {
+	    (r = rpc_server_register(srv, "ReleaseLease", m_release, c)) ||
+	    (r = rpc_server_register(srv, "Leave", m_leave, c))) {
 		node_cluster_free(c);
 		return r;
 	}

@@ -8,10 +8,11 @@
  *   Heartbeat  {from, gen, hb, digest: [{id, gen, hb, ver}], removed: [id]}
  *              -> {records: [peer], want: [id], removed: [id]}
  *   Sync       {records: [peer]} -> null
- *   GetLease   {} -> {holder, epoch, remaining_s}
+ *   GetLease   {} -> {holder, epoch, age_s, released, remaining_s}
  *   TryAcquireLease {holder, epoch} -> {accepted: true} |
- *              {accepted: false, holder, epoch} (a greater lease is known)
+ *              {accepted: false, holder, epoch, age_s} (a greater one is known)
  *   ReleaseLease {holder, epoch} -> null
+ *   Leave      {from} -> null (clean stop: count it down until it speaks)
  * A member removed from the network gets 410 to all of them. */
 #ifndef NODE_CLUSTER_H
 #define NODE_CLUSTER_H
@@ -42,6 +43,12 @@ int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct
 /* Stops the runner if it runs. Call after the RPC client is freed, so that
  * no call completion reaches a freed engine. */
 void node_cluster_free(struct node_cluster *c);
+
+/* Clean stop (SIGTERM): stops the runner and hands the lease back at once
+ * (ReleaseLease to every peer, in flight when this returns) so the next
+ * leader need not wait for expiry. Returns 1 when calls are in flight: run
+ * the loop a moment longer before freeing. */
+int node_cluster_shutdown(struct node_cluster *c);
 
 /* A member was added locally (the join route): spread it now. */
 void node_cluster_member_added(struct node_cluster *c, const char *node_id);

@@ -23,10 +23,27 @@ static int usage(FILE *f)
 	return 2;
 }
 
+static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* First signal: hand the bot lease back, give the release calls a moment,
+ * then stop. A second signal stops at once. */
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	static ev_timer stop_timer;
+	struct node_daemon *d = w->data;
+
 	(void)revents;
 	cst_info("signal %d: stopping", w->signum);
+	if (!ev_is_active(&stop_timer) && d && node_daemon_shutdown(d)) {
+		ev_timer_init(&stop_timer, on_stop_timer, 0.3, 0);
+		ev_timer_start(loop, &stop_timer);
+		return;
+	}
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -104,6 +121,7 @@ int main(int argc, char **argv)
 	}
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	sigint.data = sigterm.data = d;
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
 	ev_run(loop, 0);

@@ -288,6 +288,11 @@ const char *node_daemon_name(const struct node_daemon *d)
 	return p ? p->name : "?";
 }
 
+int node_daemon_shutdown(struct node_daemon *d)
+{
+	return node_cluster_shutdown(d->cluster);
+}
+
 void node_daemon_free(struct node_daemon *d)
 {
 	if (!d)

@@ -21,6 +21,9 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 unsigned node_daemon_port(const struct node_daemon *d);
 /* This node's name (its record in the state). */
 const char *node_daemon_name(const struct node_daemon *d);
+/* Begins a clean stop; 1 when the loop should run a moment longer (the
+ * bot lease is being handed back). */
+int node_daemon_shutdown(struct node_daemon *d);
 void node_daemon_free(struct node_daemon *d);
 
 #endif
