@@ -10,12 +10,11 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "gossip.h"
 #include "lease.h"
 #include "log.h"
 #include "membership.h"
 
-/* A digest longer than this is refused: far beyond "a handful of nodes". */
-#define CL_MAX_MEMBERS 1024
 #define CL_TICK_S 0.1
 
 struct node_cluster {
@@ -49,16 +48,6 @@ struct cl_call {
 static double cl_now(void)
 {
 	return (double)cst_clock_boot_ns() / 1e9;
-}
-
-static int cl_is_id(const char *s)
-{
-	if (strlen(s) != NODE_ID_HEX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
 }
 
 static const char *cl_name(struct node_cluster *c, const char *id)
@@ -176,21 +165,10 @@ static int cl_tombstone(struct node_cluster *c, const char *id)
 static int cl_apply_removed(struct node_cluster *c, const cJSON *arr, char *err, size_t errlen)
 {
 	const cJSON *x;
-	int n = 0, changed = 0;
+	int changed = 0, r;
 
-	if (!arr)
-		return 0;
-	if (!cJSON_IsArray(arr)) {
-		snprintf(err, errlen, "\"removed\" must be an array");
-		return -EINVAL;
-	}
-	cJSON_ArrayForEach(x, arr) {
-		if (!cJSON_IsString(x) || !cl_is_id(x->valuestring) || ++n > CL_MAX_MEMBERS) {
-			snprintf(err, errlen, "\"removed\" must hold at most %d node ids",
-				 CL_MAX_MEMBERS);
-			return -EINVAL;
-		}
-	}
+	if ((r = node_gossip_check_ids(arr, err, errlen)))
+		return r;
 	cJSON_ArrayForEach(x, arr)
 		changed |= cl_tombstone(c, x->valuestring);
 	if (changed)
@@ -199,40 +177,6 @@ static int cl_apply_removed(struct node_cluster *c, const cJSON *arr, char *err,
 }
 
 /* ---- records ---- */
-
-static int cl_parse_records(const cJSON *arr, struct node_peer **out, size_t *n, char *err,
-			    size_t errlen)
-{
-	const cJSON *x;
-	size_t cnt = 0, i = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!arr)
-		return 0;
-	if (!cJSON_IsArray(arr) || (cnt = (size_t)cJSON_GetArraySize(arr)) > CL_MAX_MEMBERS) {
-		snprintf(err, errlen, "\"records\" must be an array of at most %d peers",
-			 CL_MAX_MEMBERS);
-		return -EINVAL;
-	}
-	if (!cnt)
-		return 0;
-	if (!(*out = calloc(cnt, sizeof(**out))))
-		return -ENOMEM;
-	cJSON_ArrayForEach(x, arr) {
-		char why[128];
-
-		if (node_peer_from_json(x, &(*out)[i], why, sizeof(why))) {
-			snprintf(err, errlen, "records[%zu]: %s", i, why);
-			free(*out);
-			*out = NULL;
-			return -EINVAL;
-		}
-		i++;
-	}
-	*n = cnt;
-	return 0;
-}
 
 static int cl_merge_record(struct node_cluster *c, const struct node_peer *in)
 {
@@ -360,7 +304,7 @@ static void on_heartbeat_done(void *user, int err, const cJSON *result, const ch
 	}
 	if (cl_apply_removed(c, cJSON_GetObjectItemCaseSensitive(result, "removed"), why,
 			     sizeof(why)) ||
-	    cl_parse_records(cJSON_GetObjectItemCaseSensitive(result, "records"), &recs, &n, why,
+	    node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(result, "records"), &recs, &n, why,
 			     sizeof(why))) {
 		cst_warn("bad heartbeat answer from %.8s: %s", k->peer, why);
 		goto out;
@@ -398,77 +342,11 @@ static void cl_heartbeat_round(struct node_cluster *c)
 	cJSON_Delete(params);
 }
 
-struct cl_digest_entry {
-	const char *id;
-	uint64_t gen, hb, ver;
-};
-
-static int cl_get_u64(const cJSON *o, const char *k, uint64_t *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
-	    v->valuedouble != floor(v->valuedouble))
-		return -EINVAL;
-	*out = (uint64_t)v->valuedouble;
-	return 0;
-}
-
-/* A duration in seconds, 0..1 day (an age beyond that is as good as a day). */
-static int cl_get_age(const cJSON *o, double *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "age_s");
-
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0))
-		return -EINVAL;
-	*out = fmin(v->valuedouble, 86400);
-	return 0;
-}
-
-static int cl_parse_digest(const cJSON *arr, struct cl_digest_entry **out, size_t *n)
-{
-	const cJSON *x;
-	size_t cnt, i = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!cJSON_IsArray(arr) || (cnt = (size_t)cJSON_GetArraySize(arr)) > CL_MAX_MEMBERS)
-		return -EINVAL;
-	if (!cnt)
-		return 0;
-	if (!(*out = calloc(cnt, sizeof(**out))))
-		return -ENOMEM;
-	cJSON_ArrayForEach(x, arr) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "id");
-		struct cl_digest_entry *d = &(*out)[i++];
-
-		if (!cJSON_IsString(id) || !cl_is_id(id->valuestring) ||
-		    cl_get_u64(x, "gen", &d->gen) || cl_get_u64(x, "hb", &d->hb) ||
-		    cl_get_u64(x, "ver", &d->ver)) {
-			free(*out);
-			*out = NULL;
-			return -EINVAL;
-		}
-		d->id = id->valuestring;
-	}
-	*n = cnt;
-	return 0;
-}
-
-static const struct cl_digest_entry *cl_digest_find(const struct cl_digest_entry *d, size_t n,
-						    const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(d[i].id, id))
-			return &d[i];
-	return NULL;
-}
-
 static void m_heartbeat(void *user, const cJSON *params, struct rpc_call *call)
 {
 	struct node_cluster *c = user;
 	const cJSON *from = cJSON_GetObjectItemCaseSensitive(params, "from");
-	struct cl_digest_entry *dg = NULL;
+	struct node_gossip_digest_entry *dg = NULL;
 	uint64_t gen, hb;
 	size_t n = 0;
 	double now = cl_now();
@@ -479,8 +357,8 @@ static void m_heartbeat(void *user, const cJSON *params, struct rpc_call *call)
 		rpc_call_error(call, 410, "this node was removed from the network");
 		return;
 	}
-	if (!cJSON_IsString(from) || !cl_is_id(from->valuestring) ||
-	    cl_get_u64(params, "gen", &gen) || cl_get_u64(params, "hb", &hb)) {
+	if (!cJSON_IsString(from) || !node_gossip_is_id(from->valuestring) ||
+	    node_gossip_get_u64(params, "gen", &gen) || node_gossip_get_u64(params, "hb", &hb)) {
 		rpc_call_error(call, 400, "Heartbeat: from, gen and hb are required");
 		return;
 	}
@@ -488,7 +366,7 @@ static void m_heartbeat(void *user, const cJSON *params, struct rpc_call *call)
 		rpc_call_error(call, 410, "you were removed from the network");
 		return;
 	}
-	if (cl_parse_digest(cJSON_GetObjectItemCaseSensitive(params, "digest"), &dg, &n)) {
+	if (node_gossip_parse_digest(cJSON_GetObjectItemCaseSensitive(params, "digest"), &dg, &n)) {
 		rpc_call_error(call, 400, "Heartbeat: digest must be [{id, gen, hb, ver}]");
 		return;
 	}
@@ -522,7 +400,7 @@ static void m_heartbeat(void *user, const cJSON *params, struct rpc_call *call)
 	recs = cJSON_AddArrayToObject(reply, "records");
 	for (size_t i = 0; i < c->st->n_peers; i++) {
 		const struct node_peer *p = &c->st->peers[i];
-		const struct cl_digest_entry *d = cl_digest_find(dg, n, p->node_id);
+		const struct node_gossip_digest_entry *d = node_gossip_digest_find(dg, n, p->node_id);
 
 		if (!d || p->ver > d->ver)
 			cJSON_AddItemToArray(recs, node_peer_to_json(p));
@@ -543,7 +421,7 @@ static void m_sync(void *user, const cJSON *params, struct rpc_call *call)
 		rpc_call_error(call, 410, "this node was removed from the network");
 		return;
 	}
-	if (cl_parse_records(cJSON_GetObjectItemCaseSensitive(params, "records"), &recs, &n, why,
+	if (node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(params, "records"), &recs, &n, why,
 			     sizeof(why))) {
 		rpc_call_error(call, 400, why);
 		return;
@@ -585,8 +463,8 @@ static void on_claim_done(void *user, int err, const cJSON *result, const char *
 		goto out;
 	}
 	h = cJSON_GetObjectItemCaseSensitive(result, "holder");
-	if (!cJSON_IsFalse(acc) || !cJSON_IsString(h) || !cl_is_id(h->valuestring) ||
-	    cl_get_u64(result, "epoch", &e) || cl_get_age(result, &age)) {
+	if (!cJSON_IsFalse(acc) || !cJSON_IsString(h) || !node_gossip_is_id(h->valuestring) ||
+	    node_gossip_get_u64(result, "epoch", &e) || node_gossip_get_age(result, &age)) {
 		cst_warn("bad lease answer from %.8s", k->peer);
 		goto out;
 	}
@@ -624,7 +502,7 @@ static int cl_lease_params(struct node_cluster *c, const cJSON *params, struct r
 		rpc_call_error(call, 410, "this node was removed from the network");
 		return -1;
 	}
-	if (!cJSON_IsString(h) || !cl_is_id(h->valuestring) || cl_get_u64(params, "epoch", epoch) ||
+	if (!cJSON_IsString(h) || !node_gossip_is_id(h->valuestring) || node_gossip_get_u64(params, "epoch", epoch) ||
 	    *epoch == 0) {
 		rpc_call_error(call, 400, "holder (node id) and epoch (>= 1) are required");
 		return -1;
@@ -686,7 +564,7 @@ static void m_leave(void *user, const cJSON *params, struct rpc_call *call)
 		rpc_call_error(call, 410, "this node was removed from the network");
 		return;
 	}
-	if (!cJSON_IsString(from) || !cl_is_id(from->valuestring) ||
+	if (!cJSON_IsString(from) || !node_gossip_is_id(from->valuestring) ||
 	    !strcmp(from->valuestring, c->self)) {
 		rpc_call_error(call, 400, "Leave: from (another node's id) is required");
 		return;
@@ -729,8 +607,8 @@ static void on_lease_info(void *user, int err, const cJSON *result, const char *
 		goto out;
 	h = cJSON_GetObjectItemCaseSensitive(result, "holder");
 	rel = cJSON_GetObjectItemCaseSensitive(result, "released");
-	if (!cJSON_IsString(h) || (h->valuestring[0] && !cl_is_id(h->valuestring)) ||
-	    cl_get_u64(result, "epoch", &e) || cl_get_age(result, &age) || !cJSON_IsBool(rel)) {
+	if (!cJSON_IsString(h) || (h->valuestring[0] && !node_gossip_is_id(h->valuestring)) ||
+	    node_gossip_get_u64(result, "epoch", &e) || node_gossip_get_age(result, &age) || !cJSON_IsBool(rel)) {
 		cst_warn("bad GetLease answer from %.8s", k->peer);
 		goto out;
 	}

@@ -1,0 +1,136 @@
+/* Parsers of the cluster engine's RPC parameters (gossip.h). */
+#include "gossip.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int node_gossip_is_id(const char *s)
+{
+	if (strlen(s) != NODE_ID_HEX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+int node_gossip_get_u64(const cJSON *o, const char *k, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9007199254740992.0 ||
+	    v->valuedouble != floor(v->valuedouble))
+		return -EINVAL;
+	*out = (uint64_t)v->valuedouble;
+	return 0;
+}
+
+int node_gossip_get_age(const cJSON *o, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "age_s");
+
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0))
+		return -EINVAL;
+	*out = fmin(v->valuedouble, 86400);
+	return 0;
+}
+
+int node_gossip_parse_digest(const cJSON *arr, struct node_gossip_digest_entry **out, size_t *n)
+{
+	const cJSON *x;
+	size_t cnt, i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!cJSON_IsArray(arr) ||
+	    (cnt = (size_t)cJSON_GetArraySize(arr)) > NODE_GOSSIP_MAX_MEMBERS)
+		return -EINVAL;
+	if (!cnt)
+		return 0;
+	if (!(*out = calloc(cnt, sizeof(**out))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(x, arr) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "id");
+		struct node_gossip_digest_entry *d = &(*out)[i++];
+
+		if (!cJSON_IsString(id) || !node_gossip_is_id(id->valuestring) ||
+		    node_gossip_get_u64(x, "gen", &d->gen) || node_gossip_get_u64(x, "hb", &d->hb) ||
+		    node_gossip_get_u64(x, "ver", &d->ver)) {
+			free(*out);
+			*out = NULL;
+			return -EINVAL;
+		}
+		d->id = id->valuestring;
+	}
+	*n = cnt;
+	return 0;
+}
+
+const struct node_gossip_digest_entry *node_gossip_digest_find(
+	const struct node_gossip_digest_entry *d, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(d[i].id, id))
+			return &d[i];
+	return NULL;
+}
+
+int node_gossip_parse_records(const cJSON *arr, struct node_peer **out, size_t *n, char *err,
+			      size_t errlen)
+{
+	const cJSON *x;
+	size_t cnt = 0, i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr) ||
+	    (cnt = (size_t)cJSON_GetArraySize(arr)) > NODE_GOSSIP_MAX_MEMBERS) {
+		snprintf(err, errlen, "\"records\" must be an array of at most %d peers",
+			 NODE_GOSSIP_MAX_MEMBERS);
+		return -EINVAL;
+	}
+	if (!cnt)
+		return 0;
+	if (!(*out = calloc(cnt, sizeof(**out))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(x, arr) {
+		char why[128];
+
+		if (node_peer_from_json(x, &(*out)[i], why, sizeof(why))) {
+			snprintf(err, errlen, "records[%zu]: %s", i, why);
+			free(*out);
+			*out = NULL;
+			return -EINVAL;
+		}
+		i++;
+	}
+	*n = cnt;
+	return 0;
+}
+
+int node_gossip_check_ids(const cJSON *arr, char *err, size_t errlen)
+{
+	const cJSON *x;
+	int n = 0;
+
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr)) {
+		snprintf(err, errlen, "\"removed\" must be an array");
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(x, arr) {
+		if (!cJSON_IsString(x) || !node_gossip_is_id(x->valuestring) ||
+		    ++n > NODE_GOSSIP_MAX_MEMBERS) {
+			snprintf(err, errlen, "\"removed\" must hold at most %d node ids",
+				 NODE_GOSSIP_MAX_MEMBERS);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

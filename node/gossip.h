@@ -1,0 +1,38 @@
+/* Parsers of the cluster engine's RPC parameters (cluster.h): pure, strict,
+ * and fuzzed (fuzz/node/fuzz_node_gossip.c). Each validates a whole list
+ * before anything is applied, so a malformed request changes nothing. */
+#ifndef NODE_GOSSIP_H
+#define NODE_GOSSIP_H
+
+#include <cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state.h"
+
+/* A list longer than this is refused: far beyond "a handful of nodes". */
+#define NODE_GOSSIP_MAX_MEMBERS 1024
+
+struct node_gossip_digest_entry {
+	const char *id; /* borrowed from the JSON */
+	uint64_t gen, hb, ver;
+};
+
+/* 32 lowercase hex digits. */
+int node_gossip_is_id(const char *s);
+/* An integer number 0..2^53 at key k. 0 or -EINVAL. */
+int node_gossip_get_u64(const cJSON *o, const char *k, uint64_t *out);
+/* "age_s": seconds >= 0 (capped at a day). 0 or -EINVAL. */
+int node_gossip_get_age(const cJSON *o, double *out);
+/* [{id, gen, hb, ver}] -> malloc'd array (caller frees). 0, -EINVAL, -ENOMEM. */
+int node_gossip_parse_digest(const cJSON *arr, struct node_gossip_digest_entry **out, size_t *n);
+const struct node_gossip_digest_entry *node_gossip_digest_find(
+	const struct node_gossip_digest_entry *d, size_t n, const char *id);
+/* [peer record] (NULL = none) -> malloc'd array. 0, -EINVAL (reason in
+ * err), -ENOMEM. */
+int node_gossip_parse_records(const cJSON *arr, struct node_peer **out, size_t *n, char *err,
+			      size_t errlen);
+/* [node id] (NULL = none). 0 or -EINVAL with a reason. */
+int node_gossip_check_ids(const cJSON *arr, char *err, size_t errlen);
+
+#endif
