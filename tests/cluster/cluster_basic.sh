@@ -74,5 +74,23 @@ jq -e --arg id "$N3" '.removed | index($id) != null' "$WORK/n2/network_state.jso
 	&& ok "n2 learned n3's tombstone" || fail "n2 has no tombstone for n3"
 wait_group "1 2 4" n1,n2,n4 5 && ok "after 3 heartbeats: n3 nowhere, leader $G_LEADER, lease $G_OWNER, one runner" \
 	|| fail "no agreement after 3 heartbeats"
+
+# --- the removed node's daemon comes back with its old state file: the others
+# must not take it back, and it must not run the bot beside the real holder.
+daemon_start 3 || finish
+sleep 6.5
+for i in 1 2 4; do
+	status "$i" || fail "status n$i"
+	jq -e '[.peers[].name] | index("n3") == null' "$WORK/st$i.json" >/dev/null \
+		|| fail "removed n3, restarted, is back in n$i's status"
+	in_state_file "$i" n3 && fail "removed n3, restarted, is back in n$i's state file"
+done
+wait_group "1 2 4" n1,n2,n4 5 && ok "removed n3 restarted: not taken back; leader $G_LEADER, lease $G_OWNER" \
+	|| fail "no agreement with the removed n3 running"
+summary 3 >"$WORK/s3"
+read -r _ _ _ R3 _ <"$WORK/s3"
+[ "$R3" = true ] && fail "removed n3 runs a bot runner: $(cat "$WORK/s3")" || ok "removed n3 runs no runner ($(cat "$WORK/s3"))"
+R=$(runlog running)
+[ "$R" = "$G_OWNER" ] && ok "runner log: only $R running" || fail "runner log: running [$R], want $G_OWNER"
 runlog overlap || fail "runner intervals overlap"
 finish
