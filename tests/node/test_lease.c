@@ -383,15 +383,13 @@ static void sim_tick(int i, const struct node_state *st, double now, double loss
 	}
 }
 
-/* One run: returns the number of bot-less seconds after the first start. */
-static double sim_run(unsigned seed, double loss, double *max_failover)
+/* Boots SIM_N nodes at time 0 and lists them in st; preferred gets the
+ * smallest priority, so it leads whenever it is up. */
+static void sim_setup(unsigned seed, int preferred, struct node_state *st)
 {
-	struct node_state st = { 0 };
-	double now, last_kill = -1, gap = 0, started = -1;
-	int victim = -1, runner_killed = 0;
-
 	rng = seed;
 	nq = 0;
+	sim_partitioned = 0;
 	memset(sn, 0, sizeof(sn));
 	for (int i = 0; i < SIM_N; i++) {
 		struct node_peer p = { 0 };
@@ -399,9 +397,19 @@ static double sim_run(unsigned seed, double loss, double *max_failover)
 		sim_boot(i, 0);
 		snprintf(p.name, sizeof(p.name), "n%d", i);
 		memcpy(p.node_id, sn[i].id, sizeof(p.node_id));
-		p.priority = i == 2 ? 0 : 1; /* n2 leads */
-		node_state_upsert_peer(&st, &p);
+		p.priority = i == preferred ? 0 : 1;
+		node_state_upsert_peer(st, &p);
 	}
+}
+
+/* One run: returns the number of bot-less seconds after the first start. */
+static double sim_run(unsigned seed, double loss, double *max_failover)
+{
+	struct node_state st = { 0 };
+	double now, last_kill = -1, gap = 0, started = -1;
+	int victim = -1, runner_killed = 0;
+
+	sim_setup(seed, 2, &st); /* n2 leads */
 	for (now = 0; now < 120; now += 0.1) {
 		int running = 0;
 
@@ -470,19 +478,7 @@ static void test_lease_simulated_partition_and_heal(void)
 		struct node_state st = { 0 };
 		uint64_t max_epoch = 0;
 
-		rng = seed;
-		nq = 0;
-		sim_partitioned = 0;
-		memset(sn, 0, sizeof(sn));
-		for (int i = 0; i < SIM_N; i++) {
-			struct node_peer p = { 0 };
-
-			sim_boot(i, 0);
-			snprintf(p.name, sizeof(p.name), "n%d", i);
-			memcpy(p.node_id, sn[i].id, sizeof(p.node_id));
-			p.priority = (int)(seed % SIM_N) == i ? 0 : 1;
-			node_state_upsert_peer(&st, &p);
-		}
+		sim_setup(seed, (int)(seed % SIM_N), &st);
 		for (double now = 0; now < 90; now += 0.1) {
 			int side[2] = { 0, 0 };
 
