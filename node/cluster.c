@@ -302,9 +302,11 @@ static void on_heartbeat_done(void *user, int err, const cJSON *result, const ch
 				  message && *message ? message : strerror(-err));
 		goto out;
 	}
-	if (cl_apply_removed(c, cJSON_GetObjectItemCaseSensitive(result, "removed"), why,
-			     sizeof(why)) ||
-	    node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(result, "records"), &recs, &n, why,
+	/* records are validated before the tombstones are applied: a bad
+	 * answer changes nothing */
+	if (node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(result, "records"), &recs,
+				      &n, why, sizeof(why)) ||
+	    cl_apply_removed(c, cJSON_GetObjectItemCaseSensitive(result, "removed"), why,
 			     sizeof(why))) {
 		cst_warn("bad heartbeat answer from %.8s: %s", k->peer, why);
 		goto out;
@@ -421,8 +423,8 @@ static void m_sync(void *user, const cJSON *params, struct rpc_call *call)
 		rpc_call_error(call, 410, "this node was removed from the network");
 		return;
 	}
-	if (node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(params, "records"), &recs, &n, why,
-			     sizeof(why))) {
+	if (node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(params, "records"), &recs,
+				      &n, why, sizeof(why))) {
 		rpc_call_error(call, 400, why);
 		return;
 	}
@@ -502,7 +504,8 @@ static int cl_lease_params(struct node_cluster *c, const cJSON *params, struct r
 		rpc_call_error(call, 410, "this node was removed from the network");
 		return -1;
 	}
-	if (!cJSON_IsString(h) || !node_gossip_is_id(h->valuestring) || node_gossip_get_u64(params, "epoch", epoch) ||
+	if (!cJSON_IsString(h) || !node_gossip_is_id(h->valuestring) ||
+	    node_gossip_get_u64(params, "epoch", epoch) ||
 	    *epoch == 0) {
 		rpc_call_error(call, 400, "holder (node id) and epoch (>= 1) are required");
 		return -1;
@@ -608,7 +611,8 @@ static void on_lease_info(void *user, int err, const cJSON *result, const char *
 	h = cJSON_GetObjectItemCaseSensitive(result, "holder");
 	rel = cJSON_GetObjectItemCaseSensitive(result, "released");
 	if (!cJSON_IsString(h) || (h->valuestring[0] && !node_gossip_is_id(h->valuestring)) ||
-	    node_gossip_get_u64(result, "epoch", &e) || node_gossip_get_age(result, &age) || !cJSON_IsBool(rel)) {
+	    node_gossip_get_u64(result, "epoch", &e) || node_gossip_get_age(result, &age) ||
+	    !cJSON_IsBool(rel)) {
 		cst_warn("bad GetLease answer from %.8s", k->peer);
 		goto out;
 	}
