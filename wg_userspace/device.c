@@ -34,6 +34,8 @@
 #define WG_DEV_GSO_BYTES 65000    /* most bytes in one UDP GSO send (one UDP datagram's worth) */
 #define WG_DEV_ANSWER_MAX 8       /* receive batches up to this size look for a reply... */
 #define WG_DEV_ANSWER_READS 4     /* ...in this many TUN reads */
+#define WG_DEV_IDLE_READS 8       /* TUN reads of one turn that make the TUN side busy */
+#define WG_DEV_IDLE_MS 20         /* without TUN packets for this long it is idle again */
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -62,11 +64,13 @@ struct wg_device {
 	bool vnet;                  /* packets on the TUN carry a virtio_net_hdr */
 	/* The outbound side (TUN reads, split, seal, send) belongs to whoever
 	 * holds tx_lock: the TUN thread, or the UDP thread answering at once
-	 * (see wg_dev_rx_answer). One batch per lock, never one packet. */
+	 * (see wg_dev_udp_tun_turn). One batch per lock, never one packet. */
 	pthread_mutex_t tx_lock;
 	uint8_t *tx_rbuf;           /* one TUN read */
 	uint8_t *tx_segs;           /* WG_DEV_MAX_SEGS slots of tx_slot bytes */
 	size_t tx_slot;             /* header + segment + padding + tag */
+	atomic_bool tx_busy;        /* the TUN thread polls the TUN (else the UDP thread) */
+	int tx_wake_fd, rx_wake_fd; /* eventfds: mode changes for the TUN / UDP thread */
 	bool tun_tso;               /* ...and the kernel takes TCP super-packets */
 	atomic_bool udp_gso;        /* UDP_SEGMENT works (cleared on first refusal) */
 	size_t seg_stride;          /* room per segment: MTU rounded up */
@@ -626,6 +630,12 @@ static int wg_dev_tx_batch(struct wg_device *dev, int max)
 	return ret;
 }
 
+/* The TUN side has two modes. Idle: the UDP thread polls the TUN as well, so
+ * a lone packet and its answer cross one thread per host and nothing sleeps
+ * on the TUN to be woken for a reply its own write produced. Busy: a burst
+ * (more reads than WG_DEV_IDLE_READS in one go) hands the TUN to this
+ * thread, so sealing runs beside decryption on the other core; after
+ * WG_DEV_IDLE_MS without a packet it hands the TUN back. */
 static void *wg_dev_tun_thread(void *arg)
 {
 	struct wg_device *dev = arg;
@@ -635,10 +645,27 @@ static void *wg_dev_tun_thread(void *arg)
 					 { .fd = dev->stop_fd, .events = POLLIN } };
 		int ret;
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (!atomic_load(&dev->tx_busy)) {
+			eventfd_t v;
+
+			pfd[0].fd = dev->tx_wake_fd;
+			if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (pfd[1].revents)
+				break;
+			eventfd_read(dev->tx_wake_fd, &v);
+			continue;
+		}
+		ret = poll(pfd, 2, WG_DEV_IDLE_MS);
+		if (ret < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
 			break;
+		if (ret == 0) {
+			atomic_store(&dev->tx_busy, false);
+			eventfd_write(dev->rx_wake_fd, 1);
+			continue;
+		}
 		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 			cst_err("TUN device gone; shutting down");
 			atomic_store(&dev->dead, 1);
@@ -968,17 +995,33 @@ static void wg_dev_rx_datagram(struct wg_device *dev, struct wg_dev_rx *rx, uint
 			      rx->now);
 }
 
-/* After a small receive batch that reached the TUN, the reply (an echo, a
- * TCP ACK) is often already queued on the TUN: the kernel answers within
- * our write. Sending it from here spares the TUN thread's wake-up on the
- * round trip's critical path. Only when the TUN side is idle, and briefly. */
-static void wg_dev_rx_answer(struct wg_device *dev)
+/* The UDP thread's turn at the TUN. Idle mode: it owns the TUN and reads
+ * whatever is there; a burst hands the TUN to the TUN thread. Busy mode,
+ * after a small receive batch that reached the TUN: the answer (an echo, a
+ * TCP ACK) is often queued already, as the kernel replies within our write,
+ * and sending it from here spares a wake-up on the round trip. Returns
+ * false when the TUN failed. */
+static bool wg_dev_udp_tun_turn(struct wg_device *dev, bool own)
 {
-	if (pthread_mutex_trylock(&dev->tx_lock) != 0)
-		return;
-	if (wg_dev_tx_batch(dev, WG_DEV_ANSWER_READS) < 0)
-		atomic_store(&dev->dead, 1);
+	int ret;
+
+	if (own) {
+		pthread_mutex_lock(&dev->tx_lock);
+	} else if (pthread_mutex_trylock(&dev->tx_lock) != 0) {
+		return true;
+	}
+	ret = wg_dev_tx_batch(dev, own ? WG_DEV_IDLE_READS : WG_DEV_ANSWER_READS);
 	pthread_mutex_unlock(&dev->tx_lock);
+	if (ret < 0) {
+		cst_err("TUN read failed: %s; shutting down", strerror(-ret));
+		atomic_store(&dev->dead, 1);
+		return false;
+	}
+	if (own && ret >= WG_DEV_IDLE_READS) {
+		atomic_store(&dev->tx_busy, true);
+		eventfd_write(dev->tx_wake_fd, 1);
+	}
+	return true;
 }
 
 static void *wg_dev_udp_thread(void *arg)
@@ -999,7 +1042,8 @@ static void *wg_dev_udp_thread(void *arg)
 	if (!msgs || !iov || !from || !bufs || !ctrl || !rx.items || !rx.slot || !rx.g.buf)
 		goto out;
 	while (!atomic_load(&dev->stopping)) {
-		struct pollfd pfd[2];
+		struct pollfd pfd[4];
+		bool own = !atomic_load(&dev->tx_busy), tun_ready = false;
 		unsigned dgrams = 0;
 		int n, fd;
 
@@ -1008,14 +1052,31 @@ static void *wg_dev_udp_thread(void *arg)
 		pthread_rwlock_unlock(&dev->sock_lock);
 		pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = dev->rx_wake_fd, .events = POLLIN };
+		pfd[3] = (struct pollfd){ .fd = dev->tun.fd, .events = POLLIN };
 		/* Sleep only when the last batch drained the socket: under load
 		 * the next recvmmsg comes without a poll in between. Bounded
 		 * wait so a rebound socket is picked up promptly. */
 		if (!busy) {
-			if (poll(pfd, 2, 200) <= 0)
+			if (poll(pfd, own ? 4 : 3, 200) <= 0)
 				continue;
 			if (pfd[1].revents)
 				break;
+			if (pfd[2].revents) {
+				eventfd_t v;
+				eventfd_read(dev->rx_wake_fd, &v);
+			}
+			tun_ready = own && pfd[3].revents;
+			if (tun_ready && (pfd[3].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+				cst_err("TUN device gone; shutting down");
+				atomic_store(&dev->dead, 1);
+				break;
+			}
+			if (!(pfd[0].revents & POLLIN)) {
+				if (tun_ready && !wg_dev_udp_tun_turn(dev, true))
+					break;
+				continue;
+			}
 		}
 		for (int i = 0; i < WG_DEV_BATCH; i++) {
 			iov[i].iov_base = bufs + (size_t)i * WG_DEV_BUF;
@@ -1032,8 +1093,11 @@ static void *wg_dev_udp_thread(void *arg)
 		n = dev->udp_fd == fd ? recvmmsg(fd, msgs, WG_DEV_BATCH, MSG_DONTWAIT, NULL) : 0;
 		pthread_rwlock_unlock(&dev->sock_lock);
 		busy = n == WG_DEV_BATCH;
-		if (n <= 0)
+		if (n <= 0) {
+			if (tun_ready && !wg_dev_udp_tun_turn(dev, true))
+				break;
 			continue;
+		}
 		atomic_fetch_add_explicit(&dev->st_udp_calls, 1, memory_order_relaxed);
 		rx.now = wg_now();
 		rx.delivered = 0;
@@ -1063,8 +1127,9 @@ static void *wg_dev_udp_thread(void *arg)
 		wg_dev_rx_flush(dev, &rx);
 		wg_dev_gro_flush(dev, &rx.g);
 		atomic_fetch_add_explicit(&dev->st_udp_dgrams, dgrams, memory_order_relaxed);
-		if (rx.delivered && dgrams <= WG_DEV_ANSWER_MAX)
-			wg_dev_rx_answer(dev);
+		if ((own && (tun_ready || rx.delivered)) || (rx.delivered && dgrams <= WG_DEV_ANSWER_MAX))
+			if (!wg_dev_udp_tun_turn(dev, own))
+				break;
 	}
 out:
 	free(rx.g.buf);
@@ -1377,6 +1442,8 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 		return -ENOMEM;
 	dev->udp_fd = -1;
 	dev->stop_fd = -1;
+	dev->tx_wake_fd = -1;
+	dev->rx_wake_fd = -1;
 	dev->tun.fd = -1;
 	dev->mtu = cfg->mtu ? cfg->mtu : 1420;
 	dev->tcfg = cfg->timers;
@@ -1418,7 +1485,9 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 	if (ret < 0)
 		goto fail;
 	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (dev->stop_fd < 0) {
+	dev->tx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	dev->rx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->stop_fd < 0 || dev->tx_wake_fd < 0 || dev->rx_wake_fd < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -1451,6 +1520,10 @@ fail_uapi:
 fail:
 	if (dev->stop_fd >= 0)
 		close(dev->stop_fd);
+	if (dev->tx_wake_fd >= 0)
+		close(dev->tx_wake_fd);
+	if (dev->rx_wake_fd >= 0)
+		close(dev->rx_wake_fd);
 	if (dev->udp_fd >= 0)
 		close(dev->udp_fd);
 	tun_close(&dev->tun);
@@ -1492,6 +1565,8 @@ void wg_device_free(struct wg_device *dev)
 	pthread_mutex_unlock(&dev->peers_lock);
 	pthread_mutex_unlock(&dev->conf_lock);
 	close(dev->stop_fd);
+	close(dev->tx_wake_fd);
+	close(dev->rx_wake_fd);
 	close(dev->udp_fd);
 	tun_close(&dev->tun);
 	wg_allowedips_deinit(&dev->aips);
