@@ -15,6 +15,14 @@ int node_cli_remove(int argc, char **argv, const char *state_dir);
 
 #include "state.h"
 
+/* --server-name: 1-63 of [A-Za-z0-9._-]. */
+int node_cli_valid_name(const char *s);
+/* --public-addr: HOST:PORT, port 1..65535, no spaces or URL characters. */
+int node_cli_valid_addr(const char *s);
+/* --priority: an integer in [-1000000, 1000000]. 0 or -1. */
+int node_cli_parse_priority(const char *s, long *out);
+#define NODE_CLI_PRIORITY_USAGE "--priority must be an integer in [-1000000, 1000000]"
+
 /* The status document of `status --json` (docs/cli.md); also what the daemon
  * answers on the control socket. leader may be NULL. */
 cJSON *node_status_json(const struct node_state *st, const char *self_id, const char *leader,

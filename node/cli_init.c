@@ -22,34 +22,6 @@ static int usage(const char *why)
 	return 2;
 }
 
-/* Names appear in tables and Telegram messages: keep them plain. */
-static int valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
-			return 0;
-	return 1;
-}
-
-/* host:port with a port 1..65535; host non-empty, no spaces. */
-static int valid_addr(const char *s)
-{
-	const char *c = strrchr(s, ':');
-	char *end;
-	long port;
-
-	if (!c || c == s || strlen(s) >= 280 || strpbrk(s, " \t/?#@"))
-		return 0;
-	errno = 0;
-	port = strtol(c + 1, &end, 10);
-	return !errno && *end == '\0' && c[1] && port >= 1 && port <= 65535;
-}
-
 int node_cli_init(int argc, char **argv, const char *state_dir)
 {
 	static const struct option opts[] = {
@@ -71,18 +43,14 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 'a': addr = optarg; break;
 		case 'o': owner = optarg; break;
 		case 'b': bot = optarg; break;
 		case 'p':
-			errno = 0;
-			prio = strtol(optarg, &end, 10);
-			if (errno || *end || !optarg[0] || prio < -1000000 || prio > 1000000)
-				return usage("--priority must be an integer in [-1000000, 1000000]");
+			if (node_cli_parse_priority(optarg, &prio))
+				return usage(NODE_CLI_PRIORITY_USAGE);
 			break;
 		default:
 			if (optopt)
@@ -93,9 +61,9 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 	}
 	if (optind != argc)
 		return usage("unexpected argument");
-	if (!name || !valid_name(name))
+	if (!name || !node_cli_valid_name(name))
 		return usage("--server-name is required: 1-63 of [A-Za-z0-9._-]");
-	if (!addr || !valid_addr(addr))
+	if (!addr || !node_cli_valid_addr(addr))
 		return usage("--public-addr is required: HOST:PORT");
 	if (!owner || !owner[0] || strlen(owner) >= sizeof(st.owner_username))
 		return usage("--owner is required (the owner's Telegram @username)");

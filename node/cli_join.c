@@ -43,19 +43,6 @@ static void on_reply(void *user, int err, const cJSON *result, const char *messa
 		w->reply = cJSON_Duplicate(result, 1);
 }
 
-static int valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
-			return 0;
-	return 1;
-}
-
 int node_cli_join(int argc, char **argv, const char *state_dir)
 {
 	static const struct option opts[] = {
@@ -80,28 +67,24 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 'j': link = optarg; break;
 		case 'a': addr = optarg; break;
 		case 'p':
-			errno = 0;
-			prio = strtol(optarg, &end, 10);
-			if (errno || *end || !optarg[0] || prio < -1000000 || prio > 1000000)
-				return usage("--priority must be an integer in [-1000000, 1000000]");
+			if (node_cli_parse_priority(optarg, &prio))
+				return usage(NODE_CLI_PRIORITY_USAGE);
 			break;
 		default: return usage("unknown option or missing value");
 		}
 	}
 	if (optind != argc)
 		return usage("unexpected argument");
-	if (!name || !valid_name(name))
+	if (!name || !node_cli_valid_name(name))
 		return usage("--server-name is required: 1-63 of [A-Za-z0-9._-]");
 	if (!link)
 		return usage("--join LINK is required (from `constella invite` on a member)");
-	if (addr && (!addr[0] || strlen(addr) >= sizeof(self.addr) || !strrchr(addr, ':')))
+	if (addr && !node_cli_valid_addr(addr))
 		return usage("--public-addr must be HOST:PORT");
 	if (node_joinlink_parse(link, &l, &perr)) {
 		fprintf(stderr, "constella join: %s\n", perr);

@@ -54,24 +54,13 @@ static void on_join(void *user, const char *body, size_t len, struct rpc_call *c
 	node_cluster_member_added(d->cluster, joiner.node_id);
 }
 
+/* The peer table as network_state.json has it (GetPeers). */
 static cJSON *peers_json(const struct node_state *st)
 {
 	cJSON *arr = cJSON_CreateArray();
 
-	for (size_t i = 0; arr && i < st->n_peers; i++) {
-		const struct node_peer *p = &st->peers[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddItemToArray(arr, o);
-		cJSON_AddStringToObject(o, "name", p->name);
-		cJSON_AddStringToObject(o, "addr", p->addr);
-		cJSON_AddStringToObject(o, "node_id", p->node_id);
-		cJSON_AddStringToObject(o, "status", p->status == NODE_PEER_DOWN ? "down" : "alive");
-		cJSON_AddNumberToObject(o, "last_seen", (double)p->last_seen);
-		cJSON_AddNumberToObject(o, "priority", p->priority);
-		cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey);
-		cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr);
-	}
+	for (size_t i = 0; arr && i < st->n_peers; i++)
+		cJSON_AddItemToArray(arr, node_peer_to_json(&st->peers[i]));
 	return arr;
 }
 
