@@ -862,7 +862,7 @@ struct wg_dev_rx {
 
 static uint32_t wg_dev_rx_index(const struct wg_open_item *it)
 {
-	return ((const struct wg_msg_transport *)it->msg)->receiver_index;
+	return ((const struct wg_msg_transport *)it->msg)->receiver_index; /* packed: any alignment */
 }
 
 /* Delivers the opened packets of one run of peer's, checking that each
@@ -1041,6 +1041,16 @@ static void *wg_dev_udp_thread(void *arg)
 
 	if (!msgs || !iov || !from || !bufs || !ctrl || !rx.items || !rx.slot || !rx.g.buf)
 		goto out;
+	for (int i = 0; i < WG_DEV_BATCH; i++) {
+		iov[i].iov_base = bufs + (size_t)i * WG_DEV_BUF;
+		iov[i].iov_len = WG_DEV_BUF;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &from[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		msgs[i].msg_hdr.msg_control = ctrl + (size_t)i * CTRL;
+		msgs[i].msg_hdr.msg_controllen = CTRL;
+	}
 	while (!atomic_load(&dev->stopping)) {
 		struct pollfd pfd[4];
 		bool own = !atomic_load(&dev->tx_busy), tun_ready = false;
@@ -1077,17 +1087,6 @@ static void *wg_dev_udp_thread(void *arg)
 					break;
 				continue;
 			}
-		}
-		for (int i = 0; i < WG_DEV_BATCH; i++) {
-			iov[i].iov_base = bufs + (size_t)i * WG_DEV_BUF;
-			iov[i].iov_len = WG_DEV_BUF;
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = &from[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-			msgs[i].msg_hdr.msg_control = ctrl + (size_t)i * CTRL;
-			msgs[i].msg_hdr.msg_controllen = CTRL;
 		}
 		pthread_rwlock_rdlock(&dev->sock_lock);
 		n = dev->udp_fd == fd ? recvmmsg(fd, msgs, WG_DEV_BATCH, MSG_DONTWAIT, NULL) : 0;
@@ -1126,6 +1125,13 @@ static void *wg_dev_udp_thread(void *arg)
 		}
 		wg_dev_rx_flush(dev, &rx);
 		wg_dev_gro_flush(dev, &rx.g);
+		/* The kernel rewrote the lengths of the slots it filled: only
+		 * those need resetting, so an idle wake-up touches a few cache
+		 * lines rather than the whole array. */
+		for (int i = 0; i < n; i++) {
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_controllen = CTRL;
+		}
 		atomic_fetch_add_explicit(&dev->st_udp_dgrams, dgrams, memory_order_relaxed);
 		if ((own && (tun_ready || rx.delivered)) || (rx.delivered && dgrams <= WG_DEV_ANSWER_MAX))
 			if (!wg_dev_udp_tun_turn(dev, own))
