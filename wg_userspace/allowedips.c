@@ -263,8 +263,8 @@ void *wg_allowedips_lookup(struct wg_allowedips *t, int family, const void *addr
 	return wg_allowedips_lookup_get(t, family, addr, NULL);
 }
 
-void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *addr,
-			       void *(*get)(void *peer))
+/* Called with the read lock held. */
+static void *wg_allowedips_find(struct wg_allowedips *t, int family, const void *addr)
 {
 	int len = wg_allowedips_family_len(family);
 	const struct wg_allowedips_node *n;
@@ -274,7 +274,6 @@ void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *
 	if (len < 0)
 		return NULL;
 	memcpy(key, addr, (size_t)len);
-	pthread_rwlock_rdlock(&t->lock);
 	n = *wg_allowedips_root(t, family);
 	while (n && wg_allowedips_prefix_eq(n->bits, key, n->cidr)) {
 		if (n->peer)
@@ -283,10 +282,35 @@ void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *
 			break;
 		n = n->child[wg_allowedips_bit(key, n->cidr)];
 	}
+	return best;
+}
+
+void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *addr,
+			       void *(*get)(void *peer))
+{
+	void *best;
+
+	pthread_rwlock_rdlock(&t->lock);
+	best = wg_allowedips_find(t, family, addr);
 	if (best && get)
 		best = get(best);
 	pthread_rwlock_unlock(&t->lock);
 	return best;
+}
+
+void wg_allowedips_read_lock(struct wg_allowedips *t)
+{
+	pthread_rwlock_rdlock(&t->lock);
+}
+
+void wg_allowedips_read_unlock(struct wg_allowedips *t)
+{
+	pthread_rwlock_unlock(&t->lock);
+}
+
+void *wg_allowedips_lookup_locked(struct wg_allowedips *t, int family, const void *addr)
+{
+	return wg_allowedips_find(t, family, addr);
 }
 
 static void wg_allowedips_walk(const struct wg_allowedips_node *n, int family, void *peer,

@@ -47,6 +47,13 @@ void *wg_allowedips_lookup(struct wg_allowedips *t, int family, const void *addr
  * take a reference before a concurrent remove can drop the peer. */
 void *wg_allowedips_lookup_get(struct wg_allowedips *t, int family, const void *addr,
 			       void *(*get)(void *peer));
+/* Many lookups under one read lock (the data path's batches): between
+ * read_lock and read_unlock the caller may only use lookup_locked on t (the
+ * lock is not recursive) and must not wait for a thread that could be
+ * inserting or removing. A returned peer is valid while the lock is held. */
+void wg_allowedips_read_lock(struct wg_allowedips *t);
+void wg_allowedips_read_unlock(struct wg_allowedips *t);
+void *wg_allowedips_lookup_locked(struct wg_allowedips *t, int family, const void *addr);
 /* Calls fn for each prefix of peer under the read lock: IPv4 first, then
  * IPv6, each in address order; addr is in network order (4 or 16 bytes). */
 void wg_allowedips_walk_by_peer(struct wg_allowedips *t, void *peer,

@@ -213,11 +213,6 @@ static void wg_dev_peer_free(void *user)
 	free(dp);
 }
 
-static void *wg_dev_peer_ref(void *peer)
-{
-	return wg_peer_get(peer);
-}
-
 static void wg_dev_drop_staged(struct wg_dev_peer *dp)
 {
 	for (unsigned i = 0; i < dp->staged_n; i++)
@@ -363,7 +358,8 @@ static void wg_dev_flush_staged(struct wg_dev_peer *dp, bool keepalive_if_empty)
  * One TUN wake-up is one batch: up to WG_DEV_BATCH reads, each a TSO
  * super-packet cut into segments or a single packet. What needs a lock is
  * done once per batch and peer, not per packet: the socket lock is held for
- * the whole batch, the route lookup is cached for the last destination, the
+ * the whole batch, and so is the allowed-IPs read lock from the first route
+ * lookup on (the last destination is cached besides), the
  * keypair and endpoint are fetched when the batch first meets the peer, and
  * the timer bookkeeping runs when the batch is done with it. Segments are
  * sealed where the split put them (room for the header in front and the
@@ -377,6 +373,7 @@ struct wg_dev_tx {
 	socklen_t sl;               /* 0 = no endpoint */
 	int rt_family;              /* route cache: rt_addr → peer */
 	uint8_t rt_addr[16];
+	bool aips_locked;           /* allowed-IPs read lock taken (at the first miss) */
 	uint64_t now, bytes, last_counter;
 	bool sent, need_init;
 };
@@ -556,7 +553,11 @@ static void wg_dev_tx_route(struct wg_device *dev, struct wg_dev_tx *tx, uint8_t
 		return;
 	alen = family == AF_INET ? 4 : 16;
 	if (!tx->peer || family != tx->rt_family || memcmp(dst, tx->rt_addr, alen) != 0) {
-		peer = wg_allowedips_lookup_get(&dev->aips, family, dst, wg_dev_peer_ref);
+		if (!tx->aips_locked) {
+			wg_allowedips_read_lock(&dev->aips);
+			tx->aips_locked = true;
+		}
+		peer = wg_peer_get(wg_allowedips_lookup_locked(&dev->aips, family, dst));
 		if (!peer)
 			return;
 		tx->rt_family = family;
@@ -626,6 +627,8 @@ static int wg_dev_tx_batch(struct wg_device *dev, int max)
 	if (i < max && errno != EAGAIN && errno != EINTR)
 		ret = -errno;
 	wg_dev_tx_end(&tx);
+	if (tx.aips_locked)
+		wg_allowedips_read_unlock(&dev->aips);
 	pthread_rwlock_unlock(&dev->sock_lock);
 	return ret;
 }
@@ -843,9 +846,10 @@ static void wg_dev_handle_control(struct wg_device *dev, uint8_t *buf, size_t le
  * Transport messages of one receive batch are gathered first, then handled
  * in runs of the same receiver index: one index lookup, one replay-window
  * lock, one key-confirmation check, one endpoint update and one timer update
- * per run, instead of each per packet. The inner source check caches the
- * last source of the run. A control message ends the gathering so order is
- * kept (a response, then the data it made possible). */
+ * per run, instead of each per packet. The inner source check takes the
+ * allowed-IPs read lock once per run and caches the last source. A control
+ * message ends the gathering so order is kept (a response, then the data it
+ * made possible). */
 
 #define WG_DEV_RX_ITEMS 1024
 
@@ -872,6 +876,7 @@ static void wg_dev_rx_deliver(struct wg_device *dev, struct wg_dev_rx *rx, struc
 {
 	int c_family = 0;
 	uint8_t c_src[16];
+	bool locked = false;
 
 	for (unsigned i = from; i < to; i++) {
 		struct wg_open_item *it = &rx->items[i];
@@ -888,7 +893,11 @@ static void wg_dev_rx_deliver(struct wg_device *dev, struct wg_dev_rx *rx, struc
 		}
 		if (family != c_family ||
 		    memcmp(c_src, inner_src, family == AF_INET ? 4 : 16) != 0) {
-			if (wg_allowedips_lookup(&dev->aips, family, inner_src) != peer) {
+			if (!locked) {
+				wg_allowedips_read_lock(&dev->aips);
+				locked = true;
+			}
+			if (wg_allowedips_lookup_locked(&dev->aips, family, inner_src) != peer) {
 				cst_debug("dropped packet with source not allowed for its peer");
 				continue;
 			}
@@ -898,6 +907,8 @@ static void wg_dev_rx_deliver(struct wg_device *dev, struct wg_dev_rx *rx, struc
 		wg_dev_tun_deliver(dev, &rx->g, it->dst, (size_t)n);
 		rx->delivered++;
 	}
+	if (locked)
+		wg_allowedips_read_unlock(&dev->aips);
 }
 
 /* Items [from, to) share a receiver index. */
