@@ -63,7 +63,9 @@ run_pair() {
   ip -n $na addr add 10.231.0.1/24 dev $ia; ip -n $na link set $ia up
   ip -n $nb addr add 10.231.0.2/24 dev $ib; ip -n $nb link set $ib up
   ip netns exec $na ping -c 2 -W 2 10.231.0.2 >/dev/null
-  ip netns exec $nb iperf3 -s -D -p 5299 >/dev/null 2>&1; sleep 0.3
+  # not -D: a daemonised server outlives its namespace and keeps running after the script
+  ip netns exec $nb iperf3 -s -p 5299 >/dev/null 2>&1 &
+  PIDS+=($!); local ps=$!; sleep 0.3
   # TCP single stream, with CPU accounting on both ends
   local c0=$(( $(cpu_ticks $pa) + $(cpu_ticks $pb) ))
   iperf_json $na -c 10.231.0.2 -p 5299 -t $SECS
@@ -87,7 +89,7 @@ run_pair() {
   R[$n,vrtt]=$(awk -F/ '/rtt/{print $5}' $W/pv.txt)
   R[$n,rss]=$(( ($(hwm_kib $pa) + $(hwm_kib $pb)) / 2 / 1024 ))
   R[$n,name]="$a↔$b"
-  kill $pa $pb; wait $pa $pb 2>/dev/null || true
+  kill $pa $pb $ps; wait $pa $pb $ps 2>/dev/null || true
   ip netns del $na; ip netns del $nb
 }
 
