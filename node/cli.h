@@ -17,7 +17,8 @@ int node_cli_remove(int argc, char **argv, const char *state_dir);
 
 /* --server-name: 1-63 of [A-Za-z0-9._-]. */
 int node_cli_valid_name(const char *s);
-/* --public-addr: HOST:PORT, port 1..65535, no spaces or URL characters. */
+/* --public-addr: IPv4:PORT, [IPv6]:PORT or DNS-NAME:PORT, port 1..65535
+ * (rpc_check_host_port). */
 int node_cli_valid_addr(const char *s);
 /* --priority: an integer in [-1000000, 1000000]. 0 or -1. */
 int node_cli_parse_priority(const char *s, long *out);

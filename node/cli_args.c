@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc.h"
+
 /* Names appear in tables and Telegram messages: keep them plain. */
 int node_cli_valid_name(const char *s)
 {
@@ -19,18 +21,10 @@ int node_cli_valid_name(const char *s)
 	return 1;
 }
 
+/* The address peers will call: exactly what the RPC client accepts. */
 int node_cli_valid_addr(const char *s)
 {
-	const char *c = strrchr(s, ':');
-	char *end;
-	long port;
-
-	if (!c || c == s || strlen(s) >= sizeof(((struct node_peer *)0)->addr) ||
-	    strpbrk(s, " \t/?#@"))
-		return 0;
-	errno = 0;
-	port = strtol(c + 1, &end, 10);
-	return !errno && *end == '\0' && c[1] && port >= 1 && port <= 65535;
+	return strlen(s) < sizeof(((struct node_peer *)0)->addr) && rpc_check_host_port(s) == 0;
 }
 
 int node_cli_parse_priority(const char *s, long *out)

@@ -274,6 +274,12 @@ static int node_check_hostport(const char *name, const char *v, int allow_empty,
 		snprintf(err, errlen, "%s: bad port in \"%.64s\"", name, v);
 		return -EINVAL;
 	}
+	/* the form the RPC client will call: IPv4, [IPv6] or a DNS name */
+	if (rpc_check_host_port(v)) {
+		snprintf(err, errlen, "%s: want IPv4:PORT, [IPv6]:PORT or NAME:PORT (got \"%.64s\")",
+			 name, v);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -352,19 +352,17 @@ void rpc_client_set_clock(struct rpc_client *c, rpc_clock_fn fn, void *user)
 int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
 		    cJSON *params, double timeout_s, rpc_done_fn done, void *user)
 {
-	struct sockaddr_storage ss;
 	struct rpc_auth_headers h;
 	struct curl_slist *hl = NULL;
 	cJSON *doc = NULL;
 	char *body = NULL;
-	socklen_t sl;
 	size_t len;
 
 	if (c->free_pending) {
 		cJSON_Delete(params);
 		return -ECANCELED;
 	}
-	if (!c->secret_len || rpc_parse_addr(host_port, &ss, &sl) < 0 || !method) {
+	if (!c->secret_len || rpc_check_host_port(host_port) < 0 || !method) {
 		cJSON_Delete(params);
 		return -EINVAL;
 	}
@@ -397,14 +395,12 @@ int rpc_client_request(struct rpc_client *c, const char *host_port, const char *
 		       const char *path, const char *body, size_t body_len, double timeout_s,
 		       rpc_done_fn done, void *user)
 {
-	struct sockaddr_storage ss;
 	struct curl_slist *hl = NULL;
-	socklen_t sl;
 	char *copy = NULL;
 
 	if (c->free_pending)
 		return -ECANCELED;
-	if (rpc_parse_addr(host_port, &ss, &sl) < 0 || !http_method || !path || path[0] != '/')
+	if (rpc_check_host_port(host_port) < 0 || !http_method || !path || path[0] != '/')
 		return -EINVAL;
 	if (body) {
 		copy = malloc(body_len + 1);

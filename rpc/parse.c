@@ -8,12 +8,28 @@
 
 #include "rpc.h"
 
+/* 1-5 decimal digits, nothing else (strtol alone would take " 80" or
+ * "+80"), at most max. -1 when not a port. */
+static long rpc_parse_port(const char *s, long max)
+{
+	long v = 0;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 5)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= max ? v : -1;
+}
+
 int rpc_parse_addr(const char *str, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon, *hs = str;
 	size_t hl;
-	char *end;
 	long port;
 
 	memset(ss, 0, sizeof(*ss));
@@ -37,9 +53,7 @@ int rpc_parse_addr(const char *str, struct sockaddr_storage *ss, socklen_t *len)
 		return -EINVAL;
 	memcpy(host, hs, hl);
 	host[hl] = 0;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || colon[1] == 0 || port < 0 || port > 65535)
+	if ((port = rpc_parse_port(colon + 1, 65535)) < 0)
 		return -EINVAL;
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)ss)->sin_family = AF_INET;
@@ -54,6 +68,50 @@ int rpc_parse_addr(const char *str, struct sockaddr_storage *ss, socklen_t *len)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* A DNS name as RFC 1123 allows it: labels of letters, digits and '-', not
+ * starting or ending with '-', joined by dots; nothing a URL would read
+ * differently (no '@', '/', '%', spaces). */
+static int rpc_valid_dns_name(const char *s, size_t n)
+{
+	size_t label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-') ||
+		    (ch == '-' && label == 0) || ++label > 63)
+			return 0;
+	}
+	return s[n - 1] != '-';
+}
+
+int rpc_check_host_port(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *colon;
+	long port;
+
+	if (!s)
+		return -EINVAL;
+	if (rpc_parse_addr(s, &ss, &sl) == 0)
+		return ((struct sockaddr_in *)&ss)->sin_port ? 0 : -EINVAL;
+	colon = strrchr(s, ':');
+	if (!colon || !rpc_valid_dns_name(s, (size_t)(colon - s)))
+		return -EINVAL;
+	port = rpc_parse_port(colon + 1, 65535);
+	return port >= 1 ? 0 : -EINVAL;
 }
 
 int rpc_parse_request(const char *body, size_t len, cJSON **doc_out, const char **method,

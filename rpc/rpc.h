@@ -103,7 +103,8 @@ int rpc_client_new(struct ev_loop *loop, const uint8_t *secret, size_t secret_le
 int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t len);
 /* fn NULL = time(NULL). */
 void rpc_client_set_clock(struct rpc_client *c, rpc_clock_fn fn, void *user);
-/* Calls method on host_port ("1.2.3.4:4747", "[::1]:4747"); takes params
+/* Calls method on host_port ("1.2.3.4:4747", "[::1]:4747", "vps.example:4747",
+ * see rpc_check_host_port); takes params
  * (NULL = {}). timeout_s <= 0 means RPC_DEFAULT_TIMEOUT_S (whole call).
  * Returns 0 and the callback runs exactly once, from the loop (or from
  * rpc_client_free); on a negative return it never runs. */
@@ -121,7 +122,12 @@ int rpc_client_request(struct rpc_client *c, const char *host_port, const char *
  * made after it fail with -ECANCELED. */
 void rpc_client_free(struct rpc_client *c);
 
-/* Splits "host:port" / "[v6]:port" into a socket address (numeric only). */
+/* What the client may call: "1.2.3.4:port", "[v6]:port" or
+ * "name.example:port" (port 1-65535). Names are resolved by libcurl's
+ * threaded resolver, off the loop. 0 or -EINVAL. */
+int rpc_check_host_port(const char *s);
+/* Splits "host:port" / "[v6]:port" into a socket address (numeric only:
+ * listen addresses). */
 int rpc_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -1,7 +1,9 @@
 /* libFuzzer target for the POST /rpc body parser: any bytes; nothing may
  * crash or leak; a rejection gives a reason and no document; an accepted
  * body has a 1..64 character method and an object params, and re-parses to
- * the same method once printed. */
+ * the same method once printed. The same bytes, as a string, go through the
+ * client's address check: an accepted address never carries a character a
+ * URL would read as something else. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[160] = "", err2[160];
 	char *text = NULL;
 
+	{
+		char *a = malloc(size + 1);
+
+		if (a) {
+			memcpy(a, data, size);
+			a[size] = 0;
+			if (rpc_check_host_port(a) == 0 && strpbrk(a, "@/?#% \t\r\n\\")) {
+				fprintf(stderr, "accepted an address a URL would misread\n");
+				abort();
+			}
+			free(a);
+		}
+	}
 	if (rpc_parse_request((const char *)data, size, &doc, &method, &params, err,
 			      sizeof(err)) < 0) {
 		if (doc || method || params || !err[0]) {

@@ -481,6 +481,50 @@ static void test_rpc_http_no_secret_yet_and_addresses(void)
 	CHECK_EQ_INT(rpc_parse_addr("1.2.3.4:65536", &ss, &sl), -EINVAL);
 	CHECK_EQ_INT(rpc_parse_addr("1.2.3.4:", &ss, &sl), -EINVAL);
 	CHECK_EQ_INT(rpc_parse_addr("host.example:80", &ss, &sl), -EINVAL); /* numeric only */
+	/* what the client calls: names too, resolved off the loop */
+	CHECK_EQ_INT(rpc_check_host_port("vps-1.example.org:4747"), 0);
+	CHECK_EQ_INT(rpc_check_host_port("[fd00::1]:4747"), 0);
+	CHECK_EQ_INT(rpc_check_host_port("10.0.0.1:4747"), 0);
+	CHECK_EQ_INT(rpc_check_host_port("10.0.0.1:0"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("host:0"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("-bad.example:80"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("bad-.example:80"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("a..b:80"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("user@host:80"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("host/x:80"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("host"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port(":80"), -EINVAL);
+	CHECK_EQ_INT(rpc_check_host_port("name.org:\n477"), -EINVAL); /* found by the fuzzer */
+	CHECK_EQ_INT(rpc_check_host_port("name.org:+80"), -EINVAL);
+	CHECK_EQ_INT(rpc_parse_addr("1.2.3.4: 80", &ss, &sl), -EINVAL);
+	/* and a call by name reaches the server */
+	{
+		struct rpc_server *s3;
+		char a3[64];
+
+		cfg.listen_addr = "127.0.0.1:0";
+		CHECK_EQ_INT(rpc_server_new(loop, &cfg, &s3), 0);
+		if (s3) {
+			rpc_server_set_secret(s3, secret, 32);
+			rpc_server_register(s3, "Echo", m_echo, NULL);
+			snprintf(a3, sizeof(a3), "localhost:%u", rpc_server_port(s3));
+			CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+			rpc_client_set_clock(c, test_clock, NULL);
+			memset(&r, 0, sizeof(r));
+			{
+				cJSON *p = cJSON_CreateObject();
+
+				cJSON_AddNumberToObject(p, "x", 5);
+				CHECK_EQ_INT(rpc_client_call(c, a3, "Echo", p, 3, on_done, &r), 0);
+			}
+			run_until(&r, 4);
+			CHECK_EQ_INT(r.done, 1);
+			CHECK_EQ_INT(r.err, 0);
+			CHECK_EQ_INT((int)r.num, 5);
+			rpc_client_free(c);
+			rpc_server_free(s3);
+		}
+	}
 	cfg.listen_addr = "1.2.3.4";
 	CHECK_EQ_INT(rpc_server_new(loop, &cfg, &s2), -EINVAL);
 }
