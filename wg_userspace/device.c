@@ -608,6 +608,9 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 		ret = -errno;
 		goto fail;
 	}
+	ret = wg_cpool_new_from_env(&dev->cpool);
+	if (ret < 0)
+		goto fail;
 	ret = wg_uapi_server_start(cfg->uapi_dir, dev->tun.name, &ops, dev, &dev->uapi);
 	if (ret < 0) {
 		if (ret == -EADDRINUSE)
@@ -644,6 +647,7 @@ fail:
 	if (dev->udp_fd >= 0)
 		close(dev->udp_fd);
 	tun_close(&dev->tun);
+	wg_cpool_free(dev->cpool);
 	wg_allowedips_deinit(&dev->aips);
 	wg_proto_deinit(&dev->proto);
 	free(dev->tx_rbuf);
@@ -664,6 +668,7 @@ void wg_device_free(struct wg_device *dev)
 	pthread_join(dev->tun_thread, NULL);
 	pthread_join(dev->udp_thread, NULL);
 	pthread_join(dev->timer_thread, NULL);
+	wg_cpool_free(dev->cpool); /* its callers are gone */
 	{
 		/* How well batching worked: segments per TUN read (TSO), datagrams
 		 * per receive call (recvmmsg + GRO), packets per TUN write (GRO). */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "allowedips.h"
+#include "cpool.h"
 #include "device.h"
 #include "proto.h"
 #include "timers.h"
@@ -88,6 +89,7 @@ struct wg_device {
 	atomic_int dead;
 	pthread_t tun_thread, udp_thread, timer_thread;
 	struct wg_uapi_server *uapi;
+	struct wg_cpool *cpool;     /* crypto workers for large batches; NULL = none */
 
 	/* batching statistics, logged at shutdown (debug) */
 	atomic_uint_fast64_t st_tun_reads, st_tun_segs, st_udp_calls, st_udp_dgrams;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "cpool.h"
 #include "messages.h"
 #include "peerlookup.h"
 
@@ -80,14 +81,13 @@ static bool wg_keypair_expired(const struct wg_keypair *kp, uint64_t now_ns)
 	return now_ns - kp->birth_ns >= WG_REJECT_AFTER_TIME_NS;
 }
 
-ssize_t wg_keypair_seal(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
-			const uint8_t *src, size_t len, size_t mtu, uint64_t now_ns,
-			uint64_t *counter_out)
+ssize_t wg_keypair_seal_prepare(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
+				const uint8_t *src, size_t len, size_t mtu, uint64_t now_ns,
+				uint64_t *counter_out)
 {
 	struct wg_msg_transport *hdr = (struct wg_msg_transport *)dst;
 	size_t total = wg_keypair_sealed_size(len, mtu);
-	size_t padded = total - WG_MSG_TRANSPORT_HEADER_LEN - WG_TAG_LEN, out_len = 0;
-	uint8_t nonce[12];
+	size_t padded = total - WG_MSG_TRANSPORT_HEADER_LEN - WG_TAG_LEN;
 	uint64_t counter;
 
 	if (total > dst_cap)
@@ -107,13 +107,33 @@ ssize_t wg_keypair_seal(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
 	hdr->type = wg_le32(WG_MSG_TRANSPORT);
 	hdr->receiver_index = kp->remote_index;
 	hdr->counter = wg_le64(counter);
-	wg_keypair_nonce(nonce, counter);
-	if (!EVP_AEAD_CTX_seal(&kp->send, hdr->encrypted, &out_len, padded + WG_TAG_LEN, nonce,
-			       sizeof(nonce), hdr->encrypted, padded, NULL, 0))
-		return -EIO;
 	if (counter_out)
 		*counter_out = counter;
 	return (ssize_t)total;
+}
+
+int wg_keypair_seal_encrypt(struct wg_keypair *kp, uint8_t *msg, size_t len)
+{
+	struct wg_msg_transport *hdr = (struct wg_msg_transport *)msg;
+	size_t padded = len - WG_MSG_TRANSPORT_HEADER_LEN - WG_TAG_LEN, out_len = 0;
+	uint8_t nonce[12];
+
+	wg_keypair_nonce(nonce, wg_le64(hdr->counter));
+	if (!EVP_AEAD_CTX_seal(&kp->send, hdr->encrypted, &out_len, padded + WG_TAG_LEN, nonce,
+			       sizeof(nonce), hdr->encrypted, padded, NULL, 0))
+		return -EIO;
+	return 0;
+}
+
+ssize_t wg_keypair_seal(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
+			const uint8_t *src, size_t len, size_t mtu, uint64_t now_ns,
+			uint64_t *counter_out)
+{
+	ssize_t m = wg_keypair_seal_prepare(kp, dst, dst_cap, src, len, mtu, now_ns, counter_out);
+
+	if (m < 0)
+		return m;
+	return wg_keypair_seal_encrypt(kp, dst, (size_t)m) < 0 ? -EIO : m;
 }
 
 /* Called with kp->replay_lock held. */
@@ -144,15 +164,93 @@ static ssize_t wg_keypair_open_locked(struct wg_keypair *kp, uint8_t *dst, const
 	return (ssize_t)out_len;
 }
 
-size_t wg_keypair_open_batch(struct wg_keypair *kp, struct wg_open_item *items, size_t n,
-			     uint64_t now_ns)
+/* The parallel open of a large batch, in three steps so that only the
+ * decryption runs beside other threads and the replay window moves in the
+ * batch's order: (1) under the lock, the format and the cheap replay
+ * pre-check; (2) on the pool, the decryption of what passed; (3) under the
+ * lock again, in order, the authoritative check_and_update for what
+ * authenticated: a packet that failed authentication never touches the
+ * window. The results are the serial path's: a counter seen twice in the
+ * batch opens once, the second is -EALREADY in step 3 instead of step 1. */
+struct wg_keypair_open_job {
+	struct wg_keypair *kp;
+	struct wg_open_item *items;
+};
+
+#define WG_OPEN_PENDING 1 /* result between steps 1 and 2 */
+
+static void wg_keypair_open_one(void *arg, unsigned i)
 {
+	struct wg_keypair_open_job *job = arg;
+	struct wg_open_item *it = &job->items[i];
+	const struct wg_msg_transport *hdr = (const struct wg_msg_transport *)it->msg;
+	uint8_t nonce[12];
+	size_t out_len = 0;
+
+	if (it->result != WG_OPEN_PENDING)
+		return;
+	it->counter = wg_le64(hdr->counter);
+	wg_keypair_nonce(nonce, it->counter);
+	if (!EVP_AEAD_CTX_open(&job->kp->recv, it->dst, &out_len,
+			       it->len - WG_MSG_TRANSPORT_HEADER_LEN, nonce, sizeof(nonce),
+			       hdr->encrypted, it->len - WG_MSG_TRANSPORT_HEADER_LEN, NULL, 0))
+		it->result = -EBADMSG;
+	else
+		it->result = (ssize_t)out_len;
+}
+
+static size_t wg_keypair_open_parallel(struct wg_keypair *kp, struct wg_open_item *items,
+				       size_t n, struct wg_cpool *pool)
+{
+	struct wg_keypair_open_job job = { .kp = kp, .items = items };
 	size_t ok = 0;
+
+	pthread_mutex_lock(&kp->replay_lock);
+	for (size_t i = 0; i < n; i++) {
+		const struct wg_msg_transport *hdr = (const struct wg_msg_transport *)items[i].msg;
+
+		if (items[i].len < WG_MSG_TRANSPORT_MIN_LEN ||
+		    wg_msg_type(items[i].msg, items[i].len) != WG_MSG_TRANSPORT ||
+		    hdr->receiver_index != kp->local_index)
+			items[i].result = -EINVAL;
+		else if (!wg_replay_would_accept(&kp->replay, wg_le64(hdr->counter),
+						 WG_REJECT_AFTER_MESSAGES))
+			items[i].result = -EALREADY;
+		else
+			items[i].result = WG_OPEN_PENDING;
+	}
+	pthread_mutex_unlock(&kp->replay_lock);
+	wg_cpool_run(pool, wg_keypair_open_one, &job, (unsigned)n);
+	pthread_mutex_lock(&kp->replay_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].result < 0)
+			continue;
+		if (!wg_replay_check_and_update(&kp->replay, items[i].counter,
+						WG_REJECT_AFTER_MESSAGES)) {
+			items[i].result = -EALREADY;
+			continue;
+		}
+		ok++;
+	}
+	pthread_mutex_unlock(&kp->replay_lock);
+	return ok;
+}
+
+size_t wg_keypair_open_batch(struct wg_keypair *kp, struct wg_open_item *items, size_t n,
+			     uint64_t now_ns, struct wg_cpool *pool)
+{
+	size_t ok = 0, bytes = 0;
 
 	if (wg_keypair_expired(kp, now_ns)) {
 		for (size_t i = 0; i < n; i++)
 			items[i].result = -EKEYEXPIRED;
 		return 0;
+	}
+	if (pool) {
+		for (size_t i = 0; i < n; i++)
+			bytes += items[i].len;
+		if (wg_cpool_worth(pool, (unsigned)n, bytes))
+			return wg_keypair_open_parallel(kp, items, n, pool);
 	}
 	pthread_mutex_lock(&kp->replay_lock);
 	for (size_t i = 0; i < n; i++) {
@@ -175,7 +273,7 @@ ssize_t wg_keypair_open(struct wg_keypair *kp, uint8_t *dst, const uint8_t *msg,
 	if (len < WG_MSG_TRANSPORT_MIN_LEN || wg_msg_type(msg, len) != WG_MSG_TRANSPORT ||
 	    hdr->receiver_index != kp->local_index)
 		return -EINVAL;
-	wg_keypair_open_batch(kp, &it, 1, now_ns);
+	wg_keypair_open_batch(kp, &it, 1, now_ns, NULL);
 	if (it.result >= 0 && counter_out)
 		*counter_out = it.counter;
 	return it.result;

@@ -23,6 +23,7 @@
 
 struct wg_peer;
 struct wg_index_table;
+struct wg_cpool;
 
 struct wg_keypair {
 	EVP_AEAD_CTX send;
@@ -59,6 +60,17 @@ ssize_t wg_keypair_seal(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
 			const uint8_t *src, size_t len, size_t mtu, uint64_t now_ns,
 			uint64_t *counter_out);
 
+/* wg_keypair_seal in two halves, so a batch takes its counters in order on
+ * one thread and spreads the encryption over several: prepare checks, takes
+ * the counter and writes header and padding (same returns as
+ * wg_keypair_seal; on failure dst is untouched); encrypt then seals the
+ * prepared message of len bytes in place (0, or -EIO). Encrypt may run on
+ * any thread, for any prepared message of kp, in any order. */
+ssize_t wg_keypair_seal_prepare(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
+				const uint8_t *src, size_t len, size_t mtu, uint64_t now_ns,
+				uint64_t *counter_out);
+int wg_keypair_seal_encrypt(struct wg_keypair *kp, uint8_t *msg, size_t len);
+
 /* Authenticates and decrypts a type-4 message into dst (capacity >= len -
  * 32; may be msg + 16 for in place). Returns the plaintext length (padding
  * included; 0 for a keepalive), -EINVAL for a malformed message, -EKEYEXPIRED
@@ -79,8 +91,11 @@ struct wg_open_item {
 /* wg_keypair_open for n messages in order, with the replay window locked
  * once for the whole batch instead of once per message. Returns how many
  * opened. The data path's receive thread is the only opener in practice, so
- * holding the lock across the decryptions costs nobody a wait. */
+ * holding the lock across the decryptions costs nobody a wait. When pool
+ * (may be NULL) finds the batch worth sharing, the decryptions run on it
+ * and the window is checked and moved afterwards, in order, for the
+ * authenticated messages only (same results as the serial path). */
 size_t wg_keypair_open_batch(struct wg_keypair *kp, struct wg_open_item *items, size_t n,
-			     uint64_t now_ns);
+			     uint64_t now_ns, struct wg_cpool *pool);
 
 #endif

@@ -260,7 +260,7 @@ static void wg_receive_run(struct wg_device *dev, struct wg_receive_batch *rx, u
 	dp = peer->user;
 	if (!dp || peer->removed)
 		goto out;
-	if (!wg_keypair_open_batch(kp, rx->items + from, to - from, rx->now)) {
+	if (!wg_keypair_open_batch(kp, rx->items + from, to - from, rx->now, dev->cpool)) {
 		cst_debug("dropped %u datagrams: %s", to - from,
 			  strerror((int)-rx->items[from].result));
 		goto out;

@@ -157,42 +157,101 @@ static void wg_send_segments(struct wg_device *dev, const struct sockaddr_storag
 	}
 }
 
+/* Sends n sealed messages to tx->peer's endpoint, if it has one. */
+static void wg_send_emit(struct wg_device *dev, struct wg_send_ctx *tx, struct iovec *iov,
+			 unsigned n)
+{
+	if (!n || !tx->sl)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		tx->bytes += iov[i].iov_len;
+	wg_send_segments(dev, &tx->sa, tx->sl, iov, n);
+	tx->sent = true;
+}
+
+/* The encryption of prepared messages, shared with the crypto pool when the
+ * read is large enough (a TSO super-packet); a lone packet never touches it. */
+struct wg_send_job {
+	struct wg_keypair *kp;
+	struct iovec *iov;
+	int *err;
+};
+
+static void wg_send_encrypt_one(void *arg, unsigned i)
+{
+	struct wg_send_job *job = arg;
+
+	job->err[i] = wg_keypair_seal_encrypt(job->kp, job->iov[i].iov_base, job->iov[i].iov_len);
+}
+
+/* Encrypts the n messages prepared in iov with kp; returns how many are
+ * left in iov (a failed one is dropped: its counter is spent anyway). */
+static unsigned wg_send_encrypt(struct wg_device *dev, struct wg_keypair *kp, struct iovec *iov,
+				unsigned n, size_t bytes)
+{
+	int err[WG_DEV_MAX_SEGS];
+	struct wg_send_job job = { .kp = kp, .iov = iov, .err = err };
+	unsigned k = 0;
+
+	if (wg_cpool_worth(dev->cpool, n, bytes)) {
+		wg_cpool_run(dev->cpool, wg_send_encrypt_one, &job, n);
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			wg_send_encrypt_one(&job, i);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!err[i])
+			iov[k++] = iov[i];
+	return k;
+}
+
 /* Seals the nseg segments of one read in place and sends them to tx->peer;
- * without a session they wait for the handshake. Socket lock held. */
+ * without a session they wait for the handshake. The counters are taken in
+ * order here, the encryption may be spread over the pool, and nothing is
+ * sent before all of it is done, so the segments leave in order. Socket
+ * lock held. */
 static void wg_send_seal(struct wg_device *dev, struct wg_send_ctx *tx, uint8_t *segs,
 			   const size_t *seg_len, unsigned nseg)
 {
-	size_t slot = dev->tx_slot;
+	size_t slot = dev->tx_slot, bytes = 0;
 	struct iovec iov[WG_DEV_MAX_SEGS];
-	unsigned done = 0, retries = 0;
+	unsigned done = 0, ready = 0, retries = 0, out;
 
 	while (done < nseg) {
 		ssize_t m = -ENOKEY;
 
 		if (tx->kp)
-			m = wg_keypair_seal(tx->kp, segs + done * slot, slot,
-					    segs + done * slot + WG_MSG_TRANSPORT_HEADER_LEN,
-					    seg_len[done], dev->mtu, tx->now, &tx->last_counter);
+			m = wg_keypair_seal_prepare(tx->kp, segs + done * slot, slot,
+						    segs + done * slot + WG_MSG_TRANSPORT_HEADER_LEN,
+						    seg_len[done], dev->mtu, tx->now,
+						    &tx->last_counter);
 		if (m > 0) {
 			iov[done].iov_base = segs + done * slot;
 			iov[done].iov_len = (size_t)m;
-			tx->bytes += (size_t)m;
+			bytes += (size_t)m;
 			done++;
 			continue;
 		}
-		/* Expired or exhausted under us: the peer may have a newer one. */
+		/* Expired or exhausted under us: the peer may have a newer one.
+		 * What was prepared with this keypair is encrypted with it first. */
+		if (done > ready) {
+			out = wg_send_encrypt(dev, tx->kp, iov + ready, done - ready, bytes);
+			wg_send_emit(dev, tx, iov + ready, out);
+			ready = done;
+			bytes = 0;
+		}
 		wg_keypair_put(tx->kp);
 		tx->kp = retries++ ? NULL : wg_peer_current_keypair(tx->peer);
 		if (!tx->kp)
 			break;
 	}
-	if (done && tx->sl) {
-		wg_send_segments(dev, &tx->sa, tx->sl, iov, done);
-		tx->sent = true;
+	if (done > ready) {
+		out = wg_send_encrypt(dev, tx->kp, iov + ready, done - ready, bytes);
+		wg_send_emit(dev, tx, iov + ready, out);
 	}
 	if (done < nseg) {
-		/* No session: the rest waits (still plaintext: a failed seal
-		 * leaves its input alone) and a handshake starts. */
+		/* No session: the rest waits (still plaintext: a failed
+		 * prepare leaves its input alone) and a handshake starts. */
 		for (unsigned k = done; k < nseg; k++)
 			wg_dev_stage(tx->dp, segs + k * slot + WG_MSG_TRANSPORT_HEADER_LEN,
 				     seg_len[k]);
