@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "device_internal.h"
@@ -53,35 +54,45 @@ static ssize_t wg_receive_inner_len(const uint8_t *p, size_t len, int *family, c
 	return -EINVAL;
 }
 
-/* Writes what the coalescer holds to the TUN. */
-static void wg_receive_gro_flush(struct wg_device *dev, struct tun_gro *g)
+/* Writes one frame (vnet header + packet) to the TUN. Errors are the
+ * kernel's to count (a full TUN queue drops, as a NIC would). */
+static int wg_receive_emit(void *ctx, const struct virtio_net_hdr *hdr, const uint8_t *pkt,
+			   size_t len)
 {
-	size_t n;
+	struct wg_device *dev = ctx;
+	struct iovec v[2] = { { (void *)hdr, TUN_VNET_HDR_LEN }, { (void *)pkt, len } };
 
-	if (!g->len)
-		return;
 	atomic_fetch_add_explicit(&dev->st_tun_writes, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&dev->st_tun_write_pkts, g->segs, memory_order_relaxed);
-	n = tun_gro_finish(g);
-	if (write(dev->tun.fd, g->buf, n) < 0)
+	if (writev(dev->tun.fd, v, 2) < 0)
 		cst_debug("TUN write: %s", strerror(errno));
+	return 0;
 }
 
-static void wg_receive_tun_deliver(struct wg_device *dev, struct tun_gro *g, const uint8_t *pkt,
-			       size_t len)
+/* Writes what the coalescer holds to the TUN. */
+static void wg_receive_gro_flush(struct wg_device *dev, struct tun_gro_table *t)
 {
+	tun_gro_table_flush(t, wg_receive_emit, dev);
+}
+
+/* Each TCP flow of a batch coalesces in its own slot of the table, so two
+ * interleaved streams still reach the TUN as super-packets; a flow's
+ * packets keep their order. */
+static void wg_receive_tun_deliver(struct wg_device *dev, struct tun_gro_table *t,
+				   const uint8_t *pkt, size_t len)
+{
+	static const struct virtio_net_hdr zero;
+
 	if (!dev->vnet) {
 		if (write(dev->tun.fd, pkt, len) < 0)
 			cst_debug("TUN write: %s", strerror(errno));
 		return;
 	}
-	if (!dev->tun_tso)
-		wg_receive_gro_flush(dev, g); /* no super-packets: one at a time */
-	if (!tun_gro_add(g, pkt, len)) {
-		wg_receive_gro_flush(dev, g);
-		if (!tun_gro_add(g, pkt, len))
-			return; /* larger than any super-packet: cannot happen below MTU */
+	atomic_fetch_add_explicit(&dev->st_tun_write_pkts, 1, memory_order_relaxed);
+	if (!dev->tun_tso) {
+		wg_receive_emit(dev, &zero, pkt, len); /* no super-packets: one at a time */
+		return;
 	}
+	tun_gro_table_add(t, pkt, len, wg_receive_emit, dev);
 }
 
 /* Undoes the v4 mapping of a dual-stack socket so endpoints look like what
@@ -187,7 +198,8 @@ struct wg_receive_batch {
 	unsigned n;
 	const struct sockaddr_storage *from;
 	const struct mmsghdr *msgs;
-	struct tun_gro g;
+	struct tun_gro_table gt;
+	uint8_t *gt_bufs;                  /* TUN_GRO_FLOWS super-packet buffers */
 	uint64_t now;
 	unsigned delivered;                /* packets handed to the TUN this batch */
 };
@@ -232,7 +244,7 @@ static void wg_receive_deliver(struct wg_device *dev, struct wg_receive_batch *r
 			c_family = family;
 			memcpy(c_src, inner_src, family == AF_INET ? 4 : 16);
 		}
-		wg_receive_tun_deliver(dev, &rx->g, it->dst, (size_t)n);
+		wg_receive_tun_deliver(dev, &rx->gt, it->dst, (size_t)n);
 		rx->delivered++;
 	}
 	if (locked)
@@ -375,11 +387,12 @@ void *wg_receive_udp_thread(void *arg)
 	struct wg_receive_batch rx = { .items = calloc(WG_RECEIVE_ITEMS, sizeof(*rx.items)),
 				.slot = calloc(WG_RECEIVE_ITEMS, sizeof(*rx.slot)),
 				.from = from, .msgs = msgs,
-				.g = { .buf = malloc(TUN_VNET_HDR_LEN + TUN_MAX_SUPER) } };
+				.gt_bufs = malloc((size_t)TUN_GRO_FLOWS * TUN_GRO_BUF_LEN) };
 	bool busy = false;
 
-	if (!msgs || !iov || !from || !bufs || !ctrl || !rx.items || !rx.slot || !rx.g.buf)
+	if (!msgs || !iov || !from || !bufs || !ctrl || !rx.items || !rx.slot || !rx.gt_bufs)
 		goto out;
+	tun_gro_table_init(&rx.gt, rx.gt_bufs);
 	for (int i = 0; i < WG_DEV_BATCH; i++) {
 		iov[i].iov_base = bufs + (size_t)i * WG_DEV_BUF;
 		iov[i].iov_len = WG_DEV_BUF;
@@ -463,7 +476,7 @@ void *wg_receive_udp_thread(void *arg)
 			}
 		}
 		wg_receive_flush(dev, &rx);
-		wg_receive_gro_flush(dev, &rx.g);
+		wg_receive_gro_flush(dev, &rx.gt);
 		/* The kernel rewrote the lengths of the slots it filled: only
 		 * those need resetting, so an idle wake-up touches a few cache
 		 * lines rather than the whole array. */
@@ -477,7 +490,7 @@ void *wg_receive_udp_thread(void *arg)
 				break;
 	}
 out:
-	free(rx.g.buf);
+	free(rx.gt_bufs);
 	free(rx.slot);
 	free(rx.items);
 	free(ctrl);

@@ -39,6 +39,20 @@ run_pair() { # IMPL_A IMPL_B [v6: IPv6 as the outer transport]
     ip netns exec $nb wg show $ib endpoints | grep -q 'fd09::1' && echo "ok: IPv6 outer endpoint" || { echo "FAIL: endpoint not IPv6"; fail=1; }
   fi
   transfer $nb $na fd10::1 20 7001 || fail=1
+  # Two TCP streams at once: interleaved flows through the receiving side's
+  # coalescing table, each checked end to end.
+  recv_sha $nb 10.210.0.2 7002 "$WORK/r1"; local r1=$RECV_PID
+  recv_sha $nb 10.210.0.2 7003 "$WORK/r2"; local r2=$RECV_PID
+  send_for $na 10.210.0.2 7002 3 "$WORK/s1" & local s1=$!
+  send_for $na 10.210.0.2 7003 3 "$WORK/s2"
+  wait $s1 $r1 $r2 2>/dev/null || true
+  for k in 1 2; do
+    if [ -s "$WORK/s$k" ] && [ "$(cat "$WORK/s$k")" = "$(cat "$WORK/r$k")" ]; then
+      echo "ok: concurrent stream $k: $(cat "$WORK/r$k")"
+    else
+      echo "FAIL: concurrent stream $k: sent [$(cat "$WORK/s$k")] received [$(cat "$WORK/r$k")]"; fail=1
+    fi
+  done
   ip netns exec $na wg show $ia transfer
   kill $pa $pb; wait $pa $pb 2>/dev/null || true
   ip netns del $na; ip netns del $nb
