@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "allowedips.h"
+#include "clock.h"
 #include "cpool.h"
 #include "device.h"
 #include "proto.h"
@@ -101,18 +102,15 @@ struct wg_device {
 	atomic_uint_fast64_t load_until;
 };
 
+/* The device's clocks: the protocol core takes time as an argument. */
 static inline uint64_t wg_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	return cst_clock_mono_ns();
 }
 
 static inline uint64_t wg_wall(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	return cst_clock_wall_ns();
 }
 
 /* device.c */

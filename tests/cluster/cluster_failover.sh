@@ -8,16 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 MAX_FAILOVER=6.0
 
-net_up 4
-cluster_init 1 || finish
-daemon_start 1 || finish
-for i in 2 3 4; do
-	LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
-	cluster_join "$i" "$LINK" || finish
-	daemon_start "$i" || finish
-done
-wait_group "1 2 3 4" n1,n2,n3,n4 20 || { fail "4 nodes did not agree within 20 s"; finish; }
-ok "4 alive after ${G_SECS}s; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH)"
+four_nodes
 [ "$G_OWNER" = "$G_LEADER" ] || fail "lease $G_OWNER is not on the leader $G_LEADER"
 # Let the holder run for a while: the kill must hit an established lease.
 sleep 2

@@ -7,16 +7,7 @@
 # usage: cluster_partition.sh CONSTELLA CONSTELLAD RPC_PROBE
 . "$(dirname "$0")/lib.sh"
 
-net_up 4
-cluster_init 1 || finish
-daemon_start 1 || finish
-for i in 2 3 4; do
-	LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
-	cluster_join "$i" "$LINK" || finish
-	daemon_start "$i" || finish
-done
-wait_group "1 2 3 4" n1,n2,n3,n4 20 || { fail "4 nodes did not agree within 20 s"; finish; }
-ok "4 alive after ${G_SECS}s; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH)"
+four_nodes
 
 partition "1 2" "3 4"
 echo "partitioned {n1,n2} | {n3,n4}"

@@ -234,6 +234,22 @@ runlog() {
 }
 
 # finish: the verdict; daemon logs' tails when something failed
+# four_nodes: nodes 1-4 on the bridge, 1 inits, 2-4 join by invite, all
+# daemons up and agreeing (sets G_* as wait_group does); exits on failure.
+four_nodes() {
+	local i
+	net_up 4
+	cluster_init 1 || finish
+	daemon_start 1 || finish
+	for i in 2 3 4; do
+		LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
+		cluster_join "$i" "$LINK" || finish
+		daemon_start "$i" || finish
+	done
+	wait_group "1 2 3 4" n1,n2,n3,n4 20 || { fail "4 nodes did not agree within 20 s"; finish; }
+	ok "4 alive after ${G_SECS}s; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH)"
+}
+
 finish() {
 	local f
 	if [ "$FAILS" != 0 ]; then
