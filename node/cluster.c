@@ -693,14 +693,13 @@ static void cl_update_members(struct node_cluster *c, double now)
 		cl_save(c);
 }
 
-static void cl_persist_lease(struct node_cluster *c, double now)
+static void cl_persist_lease(struct node_cluster *c)
 {
 	if (!strcmp(c->st->lease_owner, c->lease.holder) && c->st->lease_epoch == c->lease.epoch)
 		return;
 	snprintf(c->st->lease_owner, sizeof(c->st->lease_owner), "%s", c->lease.holder);
 	c->st->lease_epoch = c->lease.epoch;
 	c->st->lease_until = (int64_t)time(NULL) + (int64_t)ceil(c->lease.ttl);
-	(void)now;
 	cl_save(c);
 }
 
@@ -746,7 +745,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 					    alive, n_alive, now));
 	free(alive);
 	if (!c->removed)
-		cl_persist_lease(c, now);
+		cl_persist_lease(c);
 }
 
 static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)

@@ -9,12 +9,7 @@
 
 int node_gossip_is_id(const char *s)
 {
-	if (strlen(s) != NODE_ID_HEX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
+	return node_state_is_hex(s, NODE_ID_HEX);
 }
 
 int node_gossip_get_u64(const cJSON *o, const char *k, uint64_t *out)

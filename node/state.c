@@ -39,7 +39,7 @@ void node_random_hex(char *out, size_t n)
 	sodium_memzero(buf, sizeof(buf));
 }
 
-static int is_hex_id(const char *s, size_t len)
+int node_state_is_hex(const char *s, size_t len)
 {
 	if (strlen(s) != len)
 		return 0;
@@ -108,7 +108,7 @@ int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t
 	    (r = get_str(p, "overlay_addr", out->overlay_addr, sizeof(out->overlay_addr), 0, err,
 			 errlen)))
 		return r;
-	if (!is_hex_id(out->node_id, NODE_ID_HEX) || !out->name[0]) {
+	if (!node_state_is_hex(out->node_id, NODE_ID_HEX) || !out->name[0]) {
 		snprintf(err, errlen, "peer \"%s\": bad name or node_id", out->name);
 		return -EINVAL;
 	}
@@ -154,11 +154,11 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 			 sizeof(tmp.network_secret), 1, err, errlen)))
 		goto out;
 	r = -EINVAL;
-	if (!is_hex_id(tmp.network_id, NODE_ID_HEX)) {
+	if (!node_state_is_hex(tmp.network_id, NODE_ID_HEX)) {
 		snprintf(err, errlen, "network_id must be %d hex digits", NODE_ID_HEX);
 		goto out;
 	}
-	if (!is_hex_id(tmp.network_secret, NODE_SECRET_HEX)) {
+	if (!node_state_is_hex(tmp.network_secret, NODE_SECRET_HEX)) {
 		snprintf(err, errlen, "network_secret must be %d hex digits", NODE_SECRET_HEX);
 		goto out;
 	}
@@ -189,7 +189,7 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 			goto out;
 		}
 		cJSON_ArrayForEach(x, rm) {
-			if (!cJSON_IsString(x) || !is_hex_id(x->valuestring, NODE_ID_HEX)) {
+			if (!cJSON_IsString(x) || !node_state_is_hex(x->valuestring, NODE_ID_HEX)) {
 				snprintf(err, errlen, "\"removed\" entries must be node_ids");
 				r = -EINVAL;
 				goto out;
@@ -339,7 +339,7 @@ int node_state_read_node_id(const char *dir, char out[NODE_ID_HEX + 1])
 		return r;
 	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
-	r = is_hex_id(text, NODE_ID_HEX) ? 0 : -EINVAL;
+	r = node_state_is_hex(text, NODE_ID_HEX) ? 0 : -EINVAL;
 	if (!r)
 		memcpy(out, text, NODE_ID_HEX + 1);
 	free(text);
@@ -351,7 +351,7 @@ int node_state_write_node_id(const char *dir, const char *node_id)
 	char path[PATH_MAX], line[NODE_ID_HEX + 2];
 	int r;
 
-	if (!is_hex_id(node_id, NODE_ID_HEX))
+	if (!node_state_is_hex(node_id, NODE_ID_HEX))
 		return -EINVAL;
 	if ((r = path_join(path, sizeof(path), dir, "node_id")))
 		return r;

@@ -64,6 +64,9 @@ int node_state_save(const char *dir, const struct node_state *st);
 int node_state_read_node_id(const char *dir, char out[NODE_ID_HEX + 1]);
 int node_state_write_node_id(const char *dir, const char *node_id);
 
+/* s is exactly len lowercase hex digits (ids, secrets). */
+int node_state_is_hex(const char *s, size_t len);
+
 /* Fills out with n random bytes as lowercase hex (out holds 2n+1). */
 void node_random_hex(char *out, size_t n);
 
