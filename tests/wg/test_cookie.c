@@ -39,24 +39,55 @@ static void test_cookie_under_load_answers_cookie_then_accepts_mac2(void)
 	pair_free(&a, &b);
 }
 
-static void test_cookie_reply_bad_aead_and_unknown_index_rejected(void)
+/* A cookie reply that is short, long, of the wrong type, with reserved bytes
+ * set, for an unknown index or with a bad AEAD changes nothing: the peer's
+ * whole cookie state is compared byte for byte. */
+static void test_cookie_reply_malformed_rejected_without_state_change(void)
 {
 	struct side a, b;
 	struct wg_msg_initiation init;
 	struct wg_msg_cookie_reply reply;
 	struct wg_proto_result r;
+	struct wg_cookie_maker before;
+	uint8_t m[sizeof(reply) + 1];
+
 	pair_init(&a, &b, NULL);
 	CHECK_EQ_INT(wg_proto_create_initiation(&a.proto, a.peer, &init, T0, T0), 0);
 	CHECK_EQ_INT(recv_loaded(&b, &a, &init, sizeof(init), T0, &r), 0);
+	CHECK_EQ_INT(r.event, WG_PROTO_SEND_COOKIE);
 	reply = r.cookie_reply;
-	reply.enc_cookie[0] ^= 1;
-	CHECK_EQ_INT(side_receive(&a, &b, &reply, sizeof(reply), T0, NULL, 0, &r), -EBADMSG);
+	before = a.peer->cookie;
+#define UNCHANGED() CHECK(memcmp(&a.peer->cookie, &before, sizeof(before)) == 0)
+	memcpy(m, &reply, sizeof(reply));
+	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply) - 1, T0, NULL, 0, &r), -EINVAL);
+	UNCHANGED();
+	m[sizeof(reply)] = 0;
+	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply) + 1, T0, NULL, 0, &r), -EINVAL);
+	UNCHANGED();
+	m[0] = 9;
+	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply), T0, NULL, 0, &r), -EINVAL);
+	UNCHANGED();
+	memcpy(m, &reply, sizeof(reply));
+	m[3] = 1;
+	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply), T0, NULL, 0, &r), -EINVAL);
+	UNCHANGED();
+	memcpy(m, &reply, sizeof(reply));
+	m[4] ^= 1; /* receiver index */
+	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply), T0, NULL, 0, &r), -ENOENT);
+	UNCHANGED();
+	memcpy(m, &reply, sizeof(reply));
+	m[10] ^= 1; /* nonce */
+	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply), T0, NULL, 0, &r), -EBADMSG);
+	UNCHANGED();
+	memcpy(m, &reply, sizeof(reply));
+	m[sizeof(reply) - 1] ^= 1; /* tag */
+	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply), T0, NULL, 0, &r), -EBADMSG);
+	UNCHANGED();
+#undef UNCHANGED
 	CHECK(!a.peer->cookie.cookie_valid);
-	reply.enc_cookie[0] ^= 1;
-	reply.receiver_index ^= 1;
-	CHECK_EQ_INT(side_receive(&a, &b, &reply, sizeof(reply), T0, NULL, 0, &r), -ENOENT);
-	CHECK_EQ_INT(side_receive(&a, &b, &reply, sizeof(reply) - 1, T0, NULL, 0, &r), -EINVAL);
-	CHECK(!a.peer->cookie.cookie_valid);
+	/* The genuine reply is still taken afterwards. */
+	CHECK_EQ_INT(side_receive(&a, &b, &reply, sizeof(reply), T0, NULL, 0, &r), 0);
+	CHECK(a.peer->cookie.cookie_valid);
 	pair_free(&a, &b);
 }
 
@@ -119,7 +150,7 @@ static void test_cookie_ratelimiter_allows_burst_then_20_per_second(void)
 int main(void)
 {
 	RUN_TEST(test_cookie_under_load_answers_cookie_then_accepts_mac2);
-	RUN_TEST(test_cookie_reply_bad_aead_and_unknown_index_rejected);
+	RUN_TEST(test_cookie_reply_malformed_rejected_without_state_change);
 	RUN_TEST(test_cookie_secret_rotates_after_two_minutes);
 	RUN_TEST(test_cookie_mac2_stops_after_cookie_ages);
 	RUN_TEST(test_cookie_ratelimiter_allows_burst_then_20_per_second);

@@ -1,5 +1,6 @@
 /* Known-answer tests for the primitives, from the RFCs. */
 #include <errno.h>
+#include <blake2.h>
 #include <openssl/aead.h>
 #include <sodium.h>
 
@@ -12,6 +13,55 @@ static void test_blake2s_rfc7693_abc(void)
 	test_unhex("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982", want, 32);
 	wg_hash(out, "abc", 3);
 	CHECK_MEM(out, want, 32);
+}
+
+/* RFC 7693 Appendix E: the Fibonacci-style byte sequence its self-test
+ * feeds as inputs and keys. */
+static void rfc7693_seq(uint8_t *out, size_t len, uint32_t seed)
+{
+	uint32_t a = 0xDEAD4BADu * seed, b = 1, t;
+	for (size_t i = 0; i < len; i++) {
+		t = a + b;
+		a = b;
+		b = t;
+		out[i] = (uint8_t)(t >> 24);
+	}
+}
+
+/* RFC 7693 Appendix E: the hash of 48 unkeyed and keyed BLAKE2s outputs of
+ * 16, 20, 28 and 32 bytes. Where our wrappers have that shape they produce
+ * the output themselves: the unkeyed 32-byte ones come from wg_hash3 (input
+ * split in two parts) and the keyed 16-byte ones from wg_mac, the MAC of
+ * mac1 and mac2, so the vector covers both. */
+static void test_blake2s_rfc7693_appendix_e_keyed_and_unkeyed(void)
+{
+	static const size_t md_len[4] = { 16, 20, 28, 32 };
+	static const size_t in_len[6] = { 0, 3, 64, 65, 255, 1024 };
+	uint8_t in[1024], key[32], md[32], want[32];
+	blake2s_state grand;
+
+	test_unhex("6a411f08ce25adcdfb02aba641451cec53c598b24f4fc787fbdc88797f4c1dfe", want, 32);
+	CHECK_EQ_INT(blake2s_init(&grand, 32), 0);
+	for (int i = 0; i < 4; i++) {
+		size_t outlen = md_len[i];
+		for (int j = 0; j < 6; j++) {
+			size_t inlen = in_len[j], half = inlen / 2;
+			rfc7693_seq(in, inlen, (uint32_t)inlen);
+			if (outlen == WG_HASH_LEN)
+				wg_hash3(md, in, half, in + half, inlen - half, NULL, 0);
+			else
+				CHECK_EQ_INT(blake2s(md, in, NULL, outlen, inlen, 0), 0);
+			blake2s_update(&grand, md, outlen);
+			rfc7693_seq(key, outlen, (uint32_t)outlen);
+			if (outlen == WG_COOKIE_LEN)
+				wg_mac(md, key, outlen, in, inlen);
+			else
+				CHECK_EQ_INT(blake2s(md, in, key, outlen, inlen, outlen), 0);
+			blake2s_update(&grand, md, outlen);
+		}
+	}
+	CHECK_EQ_INT(blake2s_final(&grand, md, 32), 0);
+	CHECK_MEM(md, want, 32);
 }
 
 static void test_blake2s_parts_equal_whole(void)
@@ -117,6 +167,29 @@ static void test_xaead_round_trip_and_tamper(void)
 	CHECK_EQ_INT(wg_xaead_open(p, c, 32, (const uint8_t *)"aD", 2, nonce, key), -EBADMSG);
 }
 
+/* draft-irtf-cfrg-xchacha-03 §A.3.1: the cookie reply's AEAD. */
+static void test_xaead_draft_xchacha_a_3_1(void)
+{
+	uint8_t key[32], nonce[24], ad[12], want[200], got[200], back[200];
+	size_t len = strlen(rfc8439_plain);
+
+	test_unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f", key, 32);
+	test_unhex("404142434445464748494a4b4c4d4e4f5051525354555657", nonce, 24);
+	test_unhex("50515253c0c1c2c3c4c5c6c7", ad, 12);
+	CHECK_EQ_INT(test_unhex("bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb"
+				"731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452"
+				"2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9"
+				"21f9664c97637da9768812f615c68b13b52e"
+				"c0875924c1c7987947deafd8780acf49", want, sizeof(want)),
+		     (int)len + 16);
+	wg_xaead_seal(got, (const uint8_t *)rfc8439_plain, len, ad, 12, nonce, key);
+	CHECK_MEM(got, want, len + 16);
+	CHECK_EQ_INT(wg_xaead_open(back, want, len + 16, ad, 12, nonce, key), 0);
+	CHECK_MEM(back, rfc8439_plain, len);
+	want[len + 15] ^= 0x80;
+	CHECK_EQ_INT(wg_xaead_open(back, want, len + 16, ad, 12, nonce, key), -EBADMSG);
+}
+
 static void test_x25519_rfc7748_5_2(void)
 {
 	static const char *v[2][3] = {
@@ -179,12 +252,14 @@ int main(void)
 	if (wg_crypto_init() < 0)
 		return 2;
 	RUN_TEST(test_blake2s_rfc7693_abc);
+	RUN_TEST(test_blake2s_rfc7693_appendix_e_keyed_and_unkeyed);
 	RUN_TEST(test_blake2s_parts_equal_whole);
 	RUN_TEST(test_hmac_blake2s_matches_definition);
 	RUN_TEST(test_kdf_chain_follows_whitepaper);
 	RUN_TEST(test_aead_rfc8439_2_8_2_libsodium_and_boringssl);
 	RUN_TEST(test_aead_wireguard_nonce_is_zero_prefix_le_counter);
 	RUN_TEST(test_xaead_round_trip_and_tamper);
+	RUN_TEST(test_xaead_draft_xchacha_a_3_1);
 	RUN_TEST(test_x25519_rfc7748_5_2);
 	RUN_TEST(test_x25519_rfc7748_6_1_alice_bob);
 	RUN_TEST(test_x25519_rejects_all_zero_result);
