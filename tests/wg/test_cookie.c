@@ -56,7 +56,7 @@ static void test_cookie_reply_malformed_rejected_without_state_change(void)
 	CHECK_EQ_INT(recv_loaded(&b, &a, &init, sizeof(init), T0, &r), 0);
 	CHECK_EQ_INT(r.event, WG_PROTO_SEND_COOKIE);
 	reply = r.cookie_reply;
-	before = a.peer->cookie;
+	memcpy(&before, &a.peer->cookie, sizeof(before));
 #define UNCHANGED() CHECK(memcmp(&a.peer->cookie, &before, sizeof(before)) == 0)
 	memcpy(m, &reply, sizeof(reply));
 	CHECK_EQ_INT(side_receive(&a, &b, m, sizeof(reply) - 1, T0, NULL, 0, &r), -EINVAL);
