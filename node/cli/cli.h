@@ -26,6 +26,12 @@ int node_cli_valid_addr(const char *s);
 int node_cli_parse_priority(const char *s, long *out);
 #define NODE_CLI_PRIORITY_USAGE "--priority must be an integer in [-1000000, 1000000]"
 
+/* Members of a daemon's answer: the member, its number (NAN when absent
+ * or not a number), its string ("" when absent or not a string). */
+const cJSON *node_cli_jget(const cJSON *o, const char *k);
+double node_cli_jnum(const cJSON *o, const char *k);
+const char *node_cli_jstr(const cJSON *o, const char *k);
+
 /* The status document of `status --json` (docs/cli.md); also what the daemon
  * answers on the control socket. leader may be NULL. */
 cJSON *node_status_json(const struct node_state *st, const char *self_id, const char *leader,

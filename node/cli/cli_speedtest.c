@@ -25,25 +25,6 @@ static int usage(const char *why)
 	return 2;
 }
 
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static double mono(void)
 {
 	struct timespec ts;
@@ -67,11 +48,11 @@ static int call(const char *sock, cJSON *req, cJSON **rep)
  * terminal) or one line per phase (a file or pipe). */
 static void progress(const cJSON *s, int tty, char *last_phase, size_t cap)
 {
-	const char *phase = jstr(s, "phase");
-	double rate = jnum(s, "rate_bytes_per_s");
+	const char *phase = node_cli_jstr(s, "phase");
+	double rate = node_cli_jnum(s, "rate_bytes_per_s");
 
 	if (tty) {
-		fprintf(stderr, "\r%-9s %5.1f s  %9.1f Mbit/s ", phase, jnum(s, "elapsed_s"),
+		fprintf(stderr, "\r%-9s %5.1f s  %9.1f Mbit/s ", phase, node_cli_jnum(s, "elapsed_s"),
 			isnan(rate) ? 0.0 : rate * 8 / 1e6);
 	} else if (strcmp(phase, last_phase)) {
 		fprintf(stderr, "speedtest: %s\n", phase);
@@ -124,11 +105,11 @@ int node_cli_speedtest(int argc, char **argv, const char *state_dir)
 	cJSON_AddNumberToObject(req, "seconds", seconds);
 	if (call(sock, req, &rep))
 		goto out;
-	if (!cJSON_IsTrue(jget(rep, "ok")) || !cJSON_IsNumber(jget(rep, "id"))) {
-		fprintf(stderr, "constella speedtest: %s\n", jstr(rep, "error"));
+	if (!cJSON_IsTrue(node_cli_jget(rep, "ok")) || !cJSON_IsNumber(node_cli_jget(rep, "id"))) {
+		fprintf(stderr, "constella speedtest: %s\n", node_cli_jstr(rep, "error"));
 		goto out;
 	}
-	id = (uint64_t)jnum(rep, "id");
+	id = (uint64_t)node_cli_jnum(rep, "id");
 	/* the daemon bounds the test (2 x seconds + its slack); so do we */
 	deadline = mono() + 2 * seconds + 30;
 	for (;;) {
@@ -139,12 +120,12 @@ int node_cli_speedtest(int argc, char **argv, const char *state_dir)
 		cJSON_AddStringToObject(req, "cmd", "speedtest_status");
 		if (call(sock, req, &rep))
 			goto out;
-		st = jget(rep, "speedtest");
+		st = node_cli_jget(rep, "speedtest");
 		if (!cJSON_IsObject(st)) {
 			fprintf(stderr, "constella speedtest: malformed answer\n");
 			goto out;
 		}
-		if (!cJSON_IsTrue(jget(st, "running")) || jnum(st, "id") != (double)id)
+		if (!cJSON_IsTrue(node_cli_jget(st, "running")) || node_cli_jnum(st, "id") != (double)id)
 			break;
 		progress(st, tty, last_phase, sizeof(last_phase));
 		if (mono() > deadline) {
@@ -154,16 +135,16 @@ int node_cli_speedtest(int argc, char **argv, const char *state_dir)
 	}
 	if (tty && last_phase[0])
 		fprintf(stderr, "\r%40s\r", "");
-	last = jget(st, "last");
-	if (jnum(last, "id") != (double)id) {
+	last = node_cli_jget(st, "last");
+	if (node_cli_jnum(last, "id") != (double)id) {
 		fprintf(stderr, "constella speedtest: the result was replaced by a later test\n");
 		goto out;
 	}
-	if (!cJSON_IsTrue(jget(last, "ok"))) {
-		fprintf(stderr, "constella speedtest: %s\n", jstr(last, "error"));
+	if (!cJSON_IsTrue(node_cli_jget(last, "ok"))) {
+		fprintf(stderr, "constella speedtest: %s\n", node_cli_jstr(last, "error"));
 		goto out;
 	}
-	res = jget(last, "result");
+	res = node_cli_jget(last, "result");
 	if (json) {
 		char *t = cJSON_Print(res);
 
@@ -172,14 +153,15 @@ int node_cli_speedtest(int argc, char **argv, const char *state_dir)
 		printf("%s\n", t);
 		free(t);
 	} else {
-		printf("%s: down %.1f Mbit/s, up %.1f Mbit/s, rtt %.3f ms (%.1f s; %.0f MB down, %.0f MB up%s)%s%s\n",
-		       peer ? jstr(res, "peer") : jstr(res, "host"),
-		       jnum(res, "down_bytes_per_s") * 8 / 1e6, jnum(res, "up_bytes_per_s") * 8 / 1e6,
-		       jnum(res, "rtt_ms"), jnum(res, "seconds"), jnum(res, "down_bytes") / 1e6,
-		       jnum(res, "up_bytes") / 1e6,
-		       !strcmp(jstr(res, "limited_by"), "bytes") ? "; byte bound reached" : "",
-		       cJSON_IsString(jget(res, "up_error")) ? "; upload failed: " : "",
-		       jstr(res, "up_error"));
+		const char *e = node_cli_jstr(res, "up_error");
+
+		printf("%s%s: down %.1f Mbit/s, up %.1f Mbit/s, rtt %.3f ms ", node_cli_jstr(res, "peer"),
+		       node_cli_jstr(res, "host"), node_cli_jnum(res, "down_bytes_per_s") * 8 / 1e6,
+		       node_cli_jnum(res, "up_bytes_per_s") * 8 / 1e6, node_cli_jnum(res, "rtt_ms"));
+		printf("(%.1f s; %.0f MB down, %.0f MB up%s)%s%s\n", node_cli_jnum(res, "seconds"),
+		       node_cli_jnum(res, "down_bytes") / 1e6, node_cli_jnum(res, "up_bytes") / 1e6,
+		       !strcmp(node_cli_jstr(res, "limited_by"), "bytes") ? "; byte bound reached" : "",
+		       e[0] ? "; upload failed: " : "", e);
 	}
 	rc = 0;
 out:

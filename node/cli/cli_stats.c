@@ -20,25 +20,6 @@ static int usage(const char *why)
 	return 2;
 }
 
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 /* 1536 -> "1.5 KiB"; NAN -> "-" */
 static const char *human(double v, const char *unit, char *buf, size_t cap)
 {
@@ -78,82 +59,84 @@ static void print_uptime(double s)
 static void print_speed(const char *label, const cJSON *r)
 {
 	char a[32], b[32];
+	const char *err = node_cli_jstr(r, "up_error");
 
 	if (!cJSON_IsObject(r))
 		return;
-	printf("%-8s %s %s: down %s up %s rtt %.2f ms%s%s\n", "speed", label,
-	       cJSON_IsString(jget(r, "peer")) ? jstr(r, "peer") : jstr(r, "host"),
-	       human(jnum(r, "down_bytes_per_s"), "B/s", a, sizeof(a)),
-	       human(jnum(r, "up_bytes_per_s"), "B/s", b, sizeof(b)), jnum(r, "rtt_ms"),
-	       cJSON_IsString(jget(r, "up_error")) ? "  upload: " : "", jstr(r, "up_error"));
+	printf("%-8s %s %s%s: down %s up %s rtt %.2f ms%s%s\n", "speed", label,
+	       node_cli_jstr(r, "peer"), node_cli_jstr(r, "host"),
+	       human(node_cli_jnum(r, "down_bytes_per_s"), "B/s", a, sizeof(a)),
+	       human(node_cli_jnum(r, "up_bytes_per_s"), "B/s", b, sizeof(b)),
+	       node_cli_jnum(r, "rtt_ms"), err[0] ? "  upload: " : "", err);
 }
 
 static void print_stats(const cJSON *s)
 {
-	const cJSON *cpu = jget(s, "cpu"), *mem = jget(s, "mem"), *x, *ov, *sum;
-	const cJSON *load = jget(s, "load");
+	const cJSON *cpu = node_cli_jget(s, "cpu"), *mem = node_cli_jget(s, "mem"), *x, *ov, *sum;
+	const cJSON *load = node_cli_jget(s, "load");
 	char a[32], b[32], c[32];
 	int n = 0;
 
-	printf("%s  ", jstr(s, "name"));
-	print_uptime(jnum(s, "uptime_s"));
-	printf("  procs %.0f  load", jnum(s, "procs"));
+	printf("%s  ", node_cli_jstr(s, "name"));
+	print_uptime(node_cli_jnum(s, "uptime_s"));
+	printf("  procs %.0f  load", node_cli_jnum(s, "procs"));
 	cJSON_ArrayForEach(x, load)
 		printf(" %.2f", cJSON_IsNumber(x) ? x->valuedouble : NAN);
-	printf("\n%-8s %s (", "cpu", pct(jnum(cpu, "total_pct"), a, sizeof(a)));
-	cJSON_ArrayForEach(x, jget(cpu, "per_core_pct"))
+	printf("\n%-8s %s (", "cpu", pct(node_cli_jnum(cpu, "total_pct"), a, sizeof(a)));
+	cJSON_ArrayForEach(x, node_cli_jget(cpu, "per_core_pct"))
 		n++;
 	printf("%d cores)\n", n);
-	printf("%-8s %s of %s used", "memory", pct(jnum(mem, "used_pct"), a, sizeof(a)),
-	       human(jnum(mem, "total_b"), "B", b, sizeof(b)));
-	if (jnum(mem, "swap_total_b") > 0)
-		printf(", swap %s of %s\n", pct(jnum(mem, "swap_used_pct"), a, sizeof(a)),
-		       human(jnum(mem, "swap_total_b"), "B", c, sizeof(c)));
+	printf("%-8s %s of %s used", "memory", pct(node_cli_jnum(mem, "used_pct"), a, sizeof(a)),
+	       human(node_cli_jnum(mem, "total_b"), "B", b, sizeof(b)));
+	if (node_cli_jnum(mem, "swap_total_b") > 0)
+		printf(", swap %s of %s\n", pct(node_cli_jnum(mem, "swap_used_pct"), a, sizeof(a)),
+		       human(node_cli_jnum(mem, "swap_total_b"), "B", c, sizeof(c)));
 	else
 		printf(", no swap\n");
-	cJSON_ArrayForEach(x, jget(s, "disks")) {
-		printf("%-8s %-12s %s of %s (%s %s)", "disk", jstr(x, "mount"),
-		       pct(jnum(x, "used_pct"), a, sizeof(a)), human(jnum(x, "total_b"), "B", b, sizeof(b)),
-		       jstr(x, "device"), jstr(x, "fstype"));
-		printf("  read %s", human(jnum(x, "read_bytes_per_s"), "B/s", a, sizeof(a)));
-		printf("  write %s\n", human(jnum(x, "write_bytes_per_s"), "B/s", a, sizeof(a)));
+	cJSON_ArrayForEach(x, node_cli_jget(s, "disks")) {
+		printf("%-8s %-12s %s of %s (%s %s)", "disk", node_cli_jstr(x, "mount"),
+		       pct(node_cli_jnum(x, "used_pct"), a, sizeof(a)),
+		       human(node_cli_jnum(x, "total_b"), "B", b, sizeof(b)),
+		       node_cli_jstr(x, "device"), node_cli_jstr(x, "fstype"));
+		printf("  read %s", human(node_cli_jnum(x, "read_bytes_per_s"), "B/s", a, sizeof(a)));
+		printf("  write %s\n", human(node_cli_jnum(x, "write_bytes_per_s"), "B/s", a, sizeof(a)));
 	}
-	cJSON_ArrayForEach(x, jget(s, "net")) {
-		printf("%-8s %-12s rx %s", "net", jstr(x, "iface"),
-		       human(jnum(x, "rx_bytes_per_s"), "B/s", a, sizeof(a)));
-		printf("  tx %s\n", human(jnum(x, "tx_bytes_per_s"), "B/s", a, sizeof(a)));
+	cJSON_ArrayForEach(x, node_cli_jget(s, "net")) {
+		printf("%-8s %-12s rx %s", "net", node_cli_jstr(x, "iface"),
+		       human(node_cli_jnum(x, "rx_bytes_per_s"), "B/s", a, sizeof(a)));
+		printf("  tx %s\n", human(node_cli_jnum(x, "tx_bytes_per_s"), "B/s", a, sizeof(a)));
 	}
-	ov = jget(s, "overlay");
+	ov = node_cli_jget(s, "overlay");
 	if (cJSON_IsObject(ov)) {
-		printf("%-8s %-12s ", "overlay", jstr(ov, "iface"));
-		if (cJSON_IsTrue(jget(ov, "present"))) {
-			printf("rx %s", human(jnum(ov, "rx_bytes_per_s"), "B/s", a, sizeof(a)));
-			printf("  tx %s", human(jnum(ov, "tx_bytes_per_s"), "B/s", a, sizeof(a)));
+		printf("%-8s %-12s ", "overlay", node_cli_jstr(ov, "iface"));
+		if (cJSON_IsTrue(node_cli_jget(ov, "present"))) {
+			printf("rx %s", human(node_cli_jnum(ov, "rx_bytes_per_s"), "B/s", a, sizeof(a)));
+			printf("  tx %s", human(node_cli_jnum(ov, "tx_bytes_per_s"), "B/s", a, sizeof(a)));
 		} else {
 			printf("(not up)");
 		}
 		printf("\n");
-		cJSON_ArrayForEach(x, jget(ov, "peers")) {
-			double hs = jnum(x, "latest_handshake");
+		cJSON_ArrayForEach(x, node_cli_jget(ov, "peers")) {
+			double hs = node_cli_jnum(x, "latest_handshake");
 
-			printf("%-8s   peer %-12s rx %s", "", jstr(x, "name"),
-			       human(jnum(x, "rx_bytes"), "B", a, sizeof(a)));
-			printf("  tx %s  handshake %s\n", human(jnum(x, "tx_bytes"), "B", b, sizeof(b)),
+			printf("%-8s   peer %-12s rx %s", "", node_cli_jstr(x, "name"),
+			       human(node_cli_jnum(x, "rx_bytes"), "B", a, sizeof(a)));
+			printf("  tx %s  handshake %s\n", human(node_cli_jnum(x, "tx_bytes"), "B", b, sizeof(b)),
 			       hs > 0 ? "yes" : "never");
 		}
 	}
-	x = jget(s, "speedtest");
-	print_speed("peer", jget(x, "peer"));
-	print_speed("internet", jget(x, "internet"));
-	sum = jget(s, "summaries");
+	x = node_cli_jget(s, "speedtest");
+	print_speed("peer", node_cli_jget(x, "peer"));
+	print_speed("internet", node_cli_jget(x, "internet"));
+	sum = node_cli_jget(s, "summaries");
 	printf("%-12s %12s %12s %12s %8s\n", "SERIES", "AVG", "MAX", "LAST", "POINTS");
 	cJSON_ArrayForEach(x, sum) {
-		double cnt = jnum(x, "count");
+		double cnt = node_cli_jnum(x, "count");
 
 		if (!(cnt > 0))
 			continue;
-		printf("%-12s %12.2f %12.2f %12.2f %8.0f\n", x->string, jnum(x, "avg"),
-		       jnum(x, "max"), jnum(x, "last"), cnt);
+		printf("%-12s %12.2f %12.2f %12.2f %8.0f\n", x->string, node_cli_jnum(x, "avg"),
+		       node_cli_jnum(x, "max"), node_cli_jnum(x, "last"), cnt);
 	}
 }
 
@@ -199,10 +182,11 @@ int node_cli_stats(int argc, char **argv, const char *state_dir)
 		fprintf(stderr, "constella stats: no daemon answers on %s (%s)\n", sock, strerror(-r));
 		goto out;
 	}
-	st = jget(rep, "stats");
-	if (!cJSON_IsTrue(jget(rep, "ok")) || !cJSON_IsObject(st)) {
-		fprintf(stderr, "constella stats: %s\n", jstr(rep, "error")[0] ? jstr(rep, "error") :
-							"malformed answer");
+	st = node_cli_jget(rep, "stats");
+	if (!cJSON_IsTrue(node_cli_jget(rep, "ok")) || !cJSON_IsObject(st)) {
+		const char *e = node_cli_jstr(rep, "error");
+
+		fprintf(stderr, "constella stats: %s\n", e[0] ? e : "malformed answer");
 		goto out;
 	}
 	if (json) {

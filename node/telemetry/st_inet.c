@@ -132,6 +132,23 @@ static double inet_xfer_secs(CURL *c)
 	return total > pre ? (double)(total - pre) / 1e6 : 0;
 }
 
+/* Runs one transfer, its clock starting now. */
+static CURLcode inet_perform(CURL *c, struct inet_xfer *x)
+{
+	if (x->ctl && x->ctl->progress)
+		x->ctl->progress(x->ctl->ctx, x->phase, 0, 0);
+	x->t0 = x->last_progress = cst_clock_mono_ns();
+	return curl_easy_perform(c);
+}
+
+static int inet_cancelled(const struct tel_st_ctl *ctl, char *err, size_t errlen)
+{
+	if (!ctl || !ctl->cancel || !atomic_load(ctl->cancel))
+		return 0;
+	snprintf(err, errlen, "cancelled");
+	return 1;
+}
+
 static void inet_describe(CURL *c, CURLcode rc, const char *ebuf, char *err, size_t errlen)
 {
 	long code = 0;
@@ -163,12 +180,8 @@ int tel_inet_run(const char *url, const char *upload_url, double seconds, uint64
 		return -ENOMEM;
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, inet_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	if (ctl && ctl->progress)
-		ctl->progress(ctl->ctx, "download", 0, 0);
-	x.t0 = x.last_progress = cst_clock_mono_ns();
-	rc = curl_easy_perform(c);
-	if (ctl && ctl->cancel && atomic_load(ctl->cancel)) {
-		snprintf(err, errlen, "cancelled");
+	rc = inet_perform(c, &x);
+	if (inet_cancelled(ctl, err, errlen)) {
 		r = -ECANCELED;
 		goto out;
 	}
@@ -211,12 +224,8 @@ int tel_inet_run(const char *url, const char *upload_url, double seconds, uint64
 	curl_easy_setopt(c, CURLOPT_READDATA, &x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, inet_write); /* the answer's body: counted, dropped */
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-	if (ctl && ctl->progress)
-		ctl->progress(ctl->ctx, "upload", 0, 0);
-	x.t0 = x.last_progress = cst_clock_mono_ns();
-	rc = curl_easy_perform(c);
-	if (ctl && ctl->cancel && atomic_load(ctl->cancel)) {
-		snprintf(err, errlen, "cancelled");
+	rc = inet_perform(c, &x);
+	if (inet_cancelled(ctl, err, errlen)) {
 		r = -ECANCELED;
 		goto out;
 	}

@@ -11,6 +11,7 @@
 #include "host.h"
 #include "procfs.h"
 #include "sample.h"
+#include "snap.h"
 #include "test.h"
 
 static const char *snapdir;
@@ -371,22 +372,7 @@ static int fake_statvfs(void *ctx, const char *path, struct tel_fs *out)
 	return 0;
 }
 
-/* Two readings of a snapshot, 10 s apart by construction. */
-static void read_pair(const char *name, struct tel_raw *a, struct tel_raw *b)
-{
-	struct tel_host h;
-	char root[512];
-
-	for (int i = 0; i < 2; i++) {
-		snprintf(root, sizeof(root), "%s/%s/t%d", snapdir, name, i);
-		CHECK_EQ_INT(tel_host_init(&h, root), 0);
-		h.statvfs_fn = fake_statvfs;
-		tel_host_read(&h, i ? b : a);
-		tel_host_deinit(&h);
-	}
-	a->mono_ns = 1000000000ull;
-	b->mono_ns = 11000000000ull;
-}
+#define read_pair(name, a, b) snap_read_pair(snapdir, name, fake_statvfs, a, b)
 
 static struct tel_raw ra, rb;
 static struct tel_sample smp;

@@ -12,6 +12,7 @@
 #include "prom.h"
 #include "promcheck.h"
 #include "sample.h"
+#include "snap.h"
 #include "speedtest.h"
 #include "test.h"
 
@@ -32,18 +33,7 @@ static int fake_statvfs(void *ctx, const char *path, struct tel_fs *out)
 
 static void derive(const char *name, const char *overlay)
 {
-	struct tel_host h;
-	char root[512];
-
-	for (int i = 0; i < 2; i++) {
-		snprintf(root, sizeof(root), "%s/%s/t%d", snapdir, name, i);
-		tel_host_init(&h, root);
-		h.statvfs_fn = fake_statvfs;
-		tel_host_read(&h, i ? &rb : &ra);
-		tel_host_deinit(&h);
-	}
-	ra.mono_ns = 1000000000ull;
-	rb.mono_ns = 11000000000ull;
+	snap_read_pair(snapdir, name, fake_statvfs, &ra, &rb);
 	tel_sample_derive(&smp, &ra, &rb, overlay);
 }
 
