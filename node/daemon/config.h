@@ -49,6 +49,7 @@ struct node_config {
 	char reboot_cmd[512];          /* REBOOT_CMD: "" = reboot(2) */
 	int allow_reboot;              /* CONSTELLA_ALLOW_REBOOT 0|1 */
 	char reboot_dry_run[256];      /* CONSTELLA_REBOOT_DRY_RUN: file (tests) */
+	double test_bg_first_s;        /* CONSTELLA_TEST_BG_FIRST_S: first background test, default 600 */
 };
 
 /* A lookup function: returns the value of a variable or NULL. */

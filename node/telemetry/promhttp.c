@@ -19,18 +19,18 @@ struct tel_promhttp {
 	uint16_t port;
 	ev_io io;
 	ev_timer timer, retry;
-	int warned;
 };
 
+/* body is ours to free with MHD_RESPMEM_MUST_FREE, a constant otherwise. */
 static enum MHD_Result ph_send(struct MHD_Connection *conn, unsigned status, const char *type,
-			       char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+			       const char *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
 	enum MHD_Result ret;
 
 	if (!r) {
 		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
+			free((void *)body);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", type);

@@ -599,7 +599,7 @@ int tel_speedtest_new(const struct tel_speedtest_env *env, struct tel_speedtest 
 	ev_async_init(&s->done, st_on_done);
 	s->done.data = s;
 	ev_async_start(env->loop, &s->done);
-	ev_timer_init(&s->bg, st_on_bg, st_bg_delay(TEL_BG_FIRST_S), 0);
+	ev_timer_init(&s->bg, st_on_bg, st_bg_delay(env->cfg->test_bg_first_s), 0);
 	s->bg.data = s;
 	if (env->cfg->enable_bg_speedtest && env->cfg->speedtest_url[0])
 		ev_timer_start(env->loop, &s->bg);

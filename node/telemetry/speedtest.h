@@ -5,8 +5,9 @@
  * back through an ev_async, so the loop never waits on the network.
  * Results go into the time series (peer_*, inet_*) and stay as the last
  * result of their kind. Background internet tests (ENABLE_BG_SPEEDTEST, only
- * when SPEEDTEST_URL is set) run every TEL_BG_EVERY_S +-10 %, each bounded by
- * TEL_BG_SECONDS and TEL_BG_MAX_BYTES per direction.
+ * when SPEEDTEST_URL is set) run every TEL_BG_EVERY_S +-10 %, the first one
+ * 10 minutes after start (CONSTELLA_TEST_BG_FIRST_S for tests), each bounded
+ * by TEL_BG_SECONDS and TEL_BG_MAX_BYTES per direction.
  *
  * RPC (signed): RunSpeedtest {peer?, seconds?} and Speedtest.Open
  * {from, seconds, max_bytes} (docs/cli.md). */
@@ -26,7 +27,6 @@
 #define TEL_ST_DEFAULT_SECONDS 5
 #define TEL_ST_ACCEPT_S 10.0           /* a token unused this long expires */
 #define TEL_BG_EVERY_S (4 * 3600.0)    /* six background tests a day at most */
-#define TEL_BG_FIRST_S 600.0           /* the first one, after the node settled */
 #define TEL_BG_SECONDS 5
 #define TEL_BG_MAX_BYTES (10u * 1000 * 1000) /* 2 x 10 MB a test: <= 120 MB a day */
 

@@ -1,6 +1,7 @@
 /* The internet speed test: a download (GET) from SPEEDTEST_URL and an upload
  * (POST of random bytes) to SPEEDTEST_UPLOAD_URL (default: the same URL),
- * with libcurl, each bounded in time and bytes. Blocking: runs on a worker
+ * with libcurl, each bounded in time and bytes (a download stops within the
+ * read that crosses the bound: at most 16 KiB more, libcurl's buffer). Blocking: runs on a worker
  * thread of speedtest.c. No built-in endpoint: the owner names one (any
  * HTTP(S) server with a large file; for the upload, one that accepts a POST). */
 #ifndef TEL_ST_INET_H

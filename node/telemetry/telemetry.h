@@ -31,7 +31,10 @@ struct node_telemetry_overlay_peer {
 /* The overlay's figures, when the WireGuard device runs inside constellad:
  * fills at most max peers and returns how many, or -errno. Called on the
  * loop at every sample; it must not block. Telemetry does not depend on
- * the overlay's code: the daemon wires this (node_telemetry_set_overlay). */
+ * the overlay's code: the daemon wires this (node_telemetry_set_overlay),
+ * e.g. from wg_device_get_info(): public_key base64 of the 32 bytes,
+ * rx_bytes/tx_bytes as they are, latest_handshake = last_handshake_wall_ns
+ * / 10^9, name = the member whose wg_pubkey it is. */
 typedef int (*node_telemetry_overlay_fn)(void *ctx, struct node_telemetry_overlay_peer *peers,
 					 size_t max);
 

@@ -6,7 +6,8 @@
 # RPC); the data port takes only the token of its signed Speedtest.Open; the
 # internet test works against a local HTTP endpoint and is refused where
 # SPEEDTEST_URL is unset; results appear in GetTS and /metrics, which the
-# strict checker accepts.
+# strict checker accepts; a background test runs bounded to 10 MB a
+# direction, and none runs with ENABLE_BG_SPEEDTEST=0.
 # usage: netns_speedtest.sh CONSTELLA CONSTELLAD TEL_RPC PROMCHECK
 . "$(cd "$(dirname "$0")" && pwd)/lib_tel.sh" "$@"
 command -v iperf3 >/dev/null || { echo "SKIP: iperf3 not installed"; exit 77; }
@@ -162,5 +163,30 @@ CODE2=$(nsx 1 curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$
 nsx 2 curl -s -o /dev/null "http://127.0.0.1:$METRICS_PORT/metrics" && fail "n2 serves /metrics without METRICS_LISTEN"
 nsx 2 curl -s -o /dev/null --max-time 2 "http://$(addr 1):$METRICS_PORT/metrics" &&
 	fail "n1's /metrics answers on its public address"
+
+# ---- background tests: bounded, and off when asked ----
+nsx 2 python3 "$TEL_HERE/http_sink.py" 127.0.0.1 $HTTP_PORT "$WORK/http2.pid" &
+DPID[http3]=$!
+for _ in $(seq 50); do [ -s "$WORK/http2.pid" ] && break; sleep 0.1; done
+DPID[http4]=$(cat "$WORK/http2.pid")
+BG=(SPEEDTEST_URL=http://127.0.0.1:$HTTP_PORT/blob SPEEDTEST_UPLOAD_URL=http://127.0.0.1:$HTTP_PORT/sink
+    CONSTELLA_TEST_BG_FIRST_S=1)
+daemon_stop 2
+daemon_start 2 "${COMMON[@]}" "${BG[@]}" ENABLE_BG_SPEEDTEST=0 || finish
+sleep 3
+rpc 1 2 GetStats | jq -e '.speedtest.internet == null' >/dev/null &&
+	ok "ENABLE_BG_SPEEDTEST=0: no background test" || fail "a background test ran with ENABLE_BG_SPEEDTEST=0"
+daemon_stop 2
+daemon_start 2 "${COMMON[@]}" "${BG[@]}" ENABLE_BG_SPEEDTEST=1 || finish
+for _ in $(seq 150); do
+	rpc 1 2 GetStats >"$WORK/bg.json" 2>/dev/null && jq -e '.speedtest.internet != null' "$WORK/bg.json" >/dev/null && break
+	sleep 0.1
+done
+# SPEEDTEST_MAX_MB is 100000 here: the 10 MB a direction are the background
+# bound (a download stops within the read that crosses it: libcurl's 16 KiB)
+jq -e '.speedtest.internet | .down_bytes <= 10000000 + 16384 and .up_bytes <= 10000000 and .limited_by == "bytes" and .down_bytes_per_s > 0' "$WORK/bg.json" >/dev/null &&
+	grep -q "speed test 1 (background) 127.0.0.1" "$WORK/n2.log" &&
+	ok "background test: $(jq -c '.speedtest.internet | {down_bytes, up_bytes, limited_by}' "$WORK/bg.json")" ||
+	fail "background test: $(jq -c .speedtest "$WORK/bg.json" 2>&1)"
 
 finish
