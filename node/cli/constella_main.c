@@ -15,6 +15,8 @@ static int usage(FILE *f)
 		"  invite [--ttl 15m] | --list | --revoke TOKEN|ID|LINK\n"
 		"  status [--json]\n"
 		"  remove NAME\n"
+		"  stats [NAME] [--hours H] [--json]\n"
+		"  speedtest NAME|--internet [--seconds 1-15] [--json]\n"
 		"  version\n"
 		"The state directory is --state-dir, else $STATE_DIR, else ./state.\n");
 	return 2;
@@ -62,6 +64,10 @@ int main(int argc, char **argv)
 		return node_cli_remove(argc, argv, state_dir);
 	if (!strcmp(argv[0], "status"))
 		return node_cli_status(argc, argv, state_dir);
+	if (!strcmp(argv[0], "stats"))
+		return node_cli_stats(argc, argv, state_dir);
+	if (!strcmp(argv[0], "speedtest"))
+		return node_cli_speedtest(argc, argv, state_dir);
 	if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version")) {
 		if (argc != 1)
 			return usage(stderr);

@@ -12,7 +12,8 @@
  *   TryAcquireLease {holder, epoch} -> {accepted: true} |
  *              {accepted: false, holder, epoch, age_s} (a greater one is known)
  *   ReleaseLease {holder, epoch} -> null
- *   Leave      {from} -> null (clean stop: count it down until it speaks)
+ *   Leave      {from, reason?} -> null (clean stop: count it down until it
+ *              speaks; reason "rebooting": shown as rebooting, not down)
  * A member removed from the network gets 410 to all of them. */
 #ifndef NODE_CLUSTER_H
 #define NODE_CLUSTER_H
@@ -55,6 +56,9 @@ void node_cluster_member_added(struct node_cluster *c, const char *node_id);
 /* Removes a member everywhere: tombstone, save, spread now. 0, -ENOENT,
  * -EINVAL (self), -EIO (cannot save). */
 int node_cluster_remove(struct node_cluster *c, const char *node_id);
+/* Tells every peer this node is rebooting (Leave with reason "rebooting"):
+ * they show it as "rebooting" rather than "down" until it runs again. */
+void node_cluster_announce_reboot(struct node_cluster *c);
 /* The live view for `constella status`. */
 cJSON *node_cluster_status_json(struct node_cluster *c);
 

@@ -40,6 +40,16 @@ struct node_config {
 	unsigned metrics_window_h;     /* METRICS_WINDOW_H, default 6 */
 	unsigned metrics_summary_points; /* METRICS_SUMMARY_POINTS, default 12 */
 	int enable_bg_speedtest;       /* ENABLE_BG_SPEEDTEST 0|1, default 1 */
+	/* telemetry, speed tests, reboot (node/telemetry/, issue 10) */
+	char metrics_listen[80];       /* METRICS_LISTEN: "" (off), IP:PORT or overlay:PORT */
+	char speedtest_url[1024];      /* SPEEDTEST_URL: "" = no internet speed test */
+	char speedtest_upload_url[1024]; /* SPEEDTEST_UPLOAD_URL, default SPEEDTEST_URL */
+	unsigned speedtest_max_mb;     /* SPEEDTEST_MAX_MB per direction, default 200 */
+	unsigned speedtest_port;       /* SPEEDTEST_PORT, default 0 (ephemeral) */
+	char reboot_cmd[512];          /* REBOOT_CMD: "" = reboot(2) */
+	int allow_reboot;              /* CONSTELLA_ALLOW_REBOOT 0|1 */
+	char reboot_dry_run[256];      /* CONSTELLA_REBOOT_DRY_RUN: file (tests) */
+	double test_bg_first_s;        /* CONSTELLA_TEST_BG_FIRST_S: first background test, default 600 */
 };
 
 /* A lookup function: returns the value of a variable or NULL. */

@@ -16,7 +16,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "state.h"
-#include "stats.h"
+#include "telemetry.h"
 
 struct node_daemon {
 	struct ev_loop *loop;
@@ -26,10 +26,9 @@ struct node_daemon {
 	uint8_t secret[NODE_SECRET_HEX / 2];
 	struct rpc_server *srv;
 	struct rpc_client *cli;
-	struct node_stats stats;
 	struct node_control_server *ctl;
-	ev_timer stats_timer;
 	struct node_cluster *cluster;
+	struct node_telemetry *tel;
 };
 
 static void on_join(void *user, const char *body, size_t len, struct rpc_call *call)
@@ -75,62 +74,6 @@ static void m_get_peers(void *user, const cJSON *params, struct rpc_call *call)
 	rpc_call_reply(call, o);
 }
 
-static void m_get_stats(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_daemon *d = user;
-	cJSON *o = node_stats_json(&d->stats);
-
-	(void)params;
-	if (!o) {
-		rpc_call_error(call, 500, "cannot read host statistics");
-		return;
-	}
-	rpc_call_reply(call, o);
-}
-
-static void m_get_ts(void *user, const cJSON *params, struct rpc_call *call)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	(void)user;
-	(void)params;
-	/* No telemetry ring in this version: an empty series, not an error. */
-	cJSON_AddArrayToObject(o, "series");
-	rpc_call_reply(call, o);
-}
-
-static void m_reboot(void *user, const cJSON *params, struct rpc_call *call)
-{
-	const char *allow = getenv("CONSTELLA_ALLOW_REBOOT");
-	pid_t pid;
-
-	(void)user;
-	(void)params;
-	if (!allow || strcmp(allow, "1")) {
-		rpc_call_error(call, 403, "reboot disabled on this node (CONSTELLA_ALLOW_REBOOT=1 enables it)");
-		return;
-	}
-	cst_warn("reboot requested by %s", rpc_call_peer(call));
-	pid = fork();
-	if (pid == 0) {
-		execl("/usr/bin/nsenter", "nsenter", "-t", "1", "-m", "-u", "-i", "-n", "-p",
-		      "/sbin/reboot", (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0) {
-		rpc_call_error(call, 500, "cannot start reboot");
-		return;
-	}
-	rpc_call_reply(call, cJSON_CreateString("rebooting"));
-}
-
-static void m_speedtest(void *user, const cJSON *params, struct rpc_call *call)
-{
-	(void)user;
-	(void)params;
-	rpc_call_error(call, 501, "RunSpeedtest: not implemented in this version");
-}
-
 static cJSON *ctl_error(const char *msg)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -148,6 +91,8 @@ static cJSON *on_control(void *user, const cJSON *req)
 
 	if (!cJSON_IsString(cmd))
 		return ctl_error("missing \"cmd\"");
+	if (d->tel && node_telemetry_control(d->tel, d->ctl, cmd->valuestring, req, &o))
+		return o;
 	if (!strcmp(cmd->valuestring, "status")) {
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "ok", 1);
@@ -175,13 +120,12 @@ static cJSON *on_control(void *user, const cJSON *req)
 	return ctl_error("unknown control command");
 }
 
-static void on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
+/* The cluster announces this node is rebooting (the Reboot RPC). */
+static void on_announce_reboot(void *ctx)
 {
-	struct node_daemon *d = w->data;
+	struct node_daemon *d = ctx;
 
-	(void)loop;
-	(void)revents;
-	node_stats_sample(&d->stats);
+	node_cluster_announce_reboot(d->cluster);
 }
 
 int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
@@ -230,11 +174,7 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		goto fail;
 	}
 	if ((r = rpc_server_route(d->srv, "POST", "/join", on_join, d)) ||
-	    (r = rpc_server_register(d->srv, "GetPeers", m_get_peers, d)) ||
-	    (r = rpc_server_register(d->srv, "GetStats", m_get_stats, d)) ||
-	    (r = rpc_server_register(d->srv, "GetTS", m_get_ts, d)) ||
-	    (r = rpc_server_register(d->srv, "Reboot", m_reboot, d)) ||
-	    (r = rpc_server_register(d->srv, "RunSpeedtest", m_speedtest, d))) {
+	    (r = rpc_server_register(d->srv, "GetPeers", m_get_peers, d))) {
 		snprintf(err, errlen, "RPC registration: %s", strerror(-r));
 		goto fail;
 	}
@@ -252,10 +192,14 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 			goto fail;
 		}
 	}
-	node_stats_sample(&d->stats);
-	ev_timer_init(&d->stats_timer, on_stats_timer, 1.0, 1.0);
-	d->stats_timer.data = d;
-	ev_timer_start(loop, &d->stats_timer);
+	{
+		struct node_telemetry_env te = {
+			loop, cfg, &d->st, d->node_id, d->srv, d->cli, on_announce_reboot, d,
+		};
+
+		if ((r = node_telemetry_new(&te, &d->tel, err, errlen)))
+			goto fail;
+	}
 	cst_info("node %.8s of network %.8s listening on %s (port %u), %zu peers", d->node_id,
 		 d->st.network_id, cfg->listen_addr, rpc_server_port(d->srv), d->st.n_peers);
 	*out = d;
@@ -286,8 +230,7 @@ void node_daemon_free(struct node_daemon *d)
 {
 	if (!d)
 		return;
-	if (ev_is_active(&d->stats_timer))
-		ev_timer_stop(d->loop, &d->stats_timer);
+	node_telemetry_free(d->tel); /* before the servers and client it uses */
 	node_control_server_free(d->ctl);
 	/* client first: its cancelled calls must not reach a freed engine */
 	if (d->cli)
