@@ -55,6 +55,11 @@ void node_cluster_member_added(struct node_cluster *c, const char *node_id);
 /* Removes a member everywhere: tombstone, save, spread now. 0, -ENOENT,
  * -EINVAL (self), -EIO (cannot save). */
 int node_cluster_remove(struct node_cluster *c, const char *node_id);
+/* Called (from the loop) whenever the membership table changed: a record
+ * added, updated or removed, a status change. One observer; NULL clears. */
+typedef void (*node_cluster_observer_fn)(void *user);
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user);
+
 /* The live view for `constella status`. */
 cJSON *node_cluster_status_json(struct node_cluster *c);
 

@@ -14,6 +14,7 @@
 #include "control.h"
 #include "join.h"
 #include "log.h"
+#include "seed.h"
 #include "rpc.h"
 #include "state.h"
 #include "stats.h"
@@ -30,28 +31,15 @@ struct node_daemon {
 	struct node_control_server *ctl;
 	ev_timer stats_timer;
 	struct node_cluster *cluster;
+	struct node_join_seed *seed;
 };
 
-static void on_join(void *user, const char *body, size_t len, struct rpc_call *call)
+/* A joiner was admitted by the seed route: spread it now. */
+static void on_joined(void *user, const struct node_peer *joiner)
 {
 	struct node_daemon *d = user;
-	struct node_peer joiner;
-	cJSON *reply = NULL;
-	enum node_join_result r;
 
-	r = node_join_handle(d->cfg->state_dir, &d->st, body, len, (int64_t)time(NULL),
-			     rpc_call_peer(call), &reply,
-			     &joiner);
-	if (r != NODE_JOIN_OK) {
-		cst_info("join from %s refused: %s", rpc_call_peer(call), node_join_result_str(r));
-		rpc_call_error(call, r == NODE_JOIN_INTERNAL ? 500 : r == NODE_JOIN_MALFORMED ? 400 : r == NODE_JOIN_DUPLICATE ? 409 : 403,
-			       node_join_result_str(r));
-		return;
-	}
-	cst_info("join: %s (%.8s) at %s joined from %s", joiner.name, joiner.node_id, joiner.addr,
-		 rpc_call_peer(call));
-	rpc_call_raw_reply(call, 200, reply);
-	node_cluster_member_added(d->cluster, joiner.node_id);
+	node_cluster_member_added(d->cluster, joiner->node_id);
 }
 
 /* The peer table as network_state.json has it (GetPeers). */
@@ -229,7 +217,15 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		snprintf(err, errlen, "RPC client: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = rpc_server_route(d->srv, "POST", "/join", on_join, d)) ||
+	{
+		struct node_join_seed_ops so = { .joined = on_joined, .ctx = d };
+
+		if ((r = node_join_seed_new(cfg->state_dir, &d->st, &so, &d->seed))) {
+			snprintf(err, errlen, "join route: %s", strerror(-r));
+			goto fail;
+		}
+	}
+	if ((r = rpc_server_route(d->srv, "POST", "/join", node_join_seed_route, d->seed)) ||
 	    (r = rpc_server_register(d->srv, "GetPeers", m_get_peers, d)) ||
 	    (r = rpc_server_register(d->srv, "GetStats", m_get_stats, d)) ||
 	    (r = rpc_server_register(d->srv, "GetTS", m_get_ts, d)) ||
@@ -295,6 +291,7 @@ void node_daemon_free(struct node_daemon *d)
 	node_cluster_free(d->cluster);
 	if (d->srv)
 		rpc_server_free(d->srv);
+	node_join_seed_free(d->seed);
 	sodium_memzero(d->secret, sizeof(d->secret));
 	node_state_clear(&d->st);
 	free(d);
