@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "control.h"
+#include "ovl_status.h"
 #include "state.h"
 
 static int usage(const char *why)
@@ -45,6 +46,8 @@ cJSON *node_status_json(const struct node_state *st, const char *self_id, const 
 		cJSON_AddNumberToObject(o, "priority", p->priority);
 		cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey);
 		cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr);
+		cJSON_AddStringToObject(o, "wg_endpoint", p->wg_endpoint);
+		cJSON_AddStringToObject(o, "vpn_role", node_vpn_role_str(p->vpn_role));
 		cJSON_AddBoolToObject(o, "self", !strcmp(p->node_id, self_id));
 		cJSON_AddBoolToObject(o, "leader", leader && !strcmp(p->node_id, leader));
 		cJSON_AddBoolToObject(o, "bot_lease", !strcmp(p->node_id, st->lease_owner) &&
@@ -71,9 +74,15 @@ static void print_table(const cJSON *doc, int64_t now)
 {
 	const cJSON *p;
 
+	const cJSON *vpn = cJSON_GetObjectItemCaseSensitive(doc, "vpn");
+
 	printf("network %s  owner %s\n", jstr(doc, "network_id"), jstr(doc, "owner_username"));
-	printf("%-20s %-8s %-24s %-6s %-10s %s\n", "NAME", "NODE_ID", "ADDRESS", "STATUS",
-	       "LAST SEEN", "MARKS");
+	if (vpn && strcmp(jstr(vpn, "mode"), "none") && jstr(vpn, "mode")[0])
+		printf("overlay %s %s on %s, UDP port %.0f, public key %s\n", jstr(vpn, "mode"),
+		       jstr(vpn, "address"), jstr(vpn, "interface"), jnum(vpn, "listen_port"),
+		       jstr(vpn, "public_key"));
+	printf("%-20s %-8s %-24s %-15s %-6s %-10s %s\n", "NAME", "NODE_ID", "ADDRESS", "OVERLAY",
+	       "STATUS", "LAST SEEN", "MARKS");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "peers")) {
 		char seen[32] = "never";
 		int64_t ls = (int64_t)jnum(p, "last_seen");
@@ -81,8 +90,10 @@ static void print_table(const cJSON *doc, int64_t now)
 		if (ls)
 			snprintf(seen, sizeof(seen), "%llds ago",
 				 (long long)(now > ls ? now - ls : 0));
-		printf("%-20s %-8.8s %-24s %-6s %-10s %s%s%s\n", jstr(p, "name"), jstr(p, "node_id"),
-		       jstr(p, "addr"), jstr(p, "status"), seen,
+		printf("%-20s %-8.8s %-24s %-15s %-6s %-10s %s%s%s%s\n", jstr(p, "name"),
+		       jstr(p, "node_id"), jstr(p, "addr"),
+		       jstr(p, "overlay_addr")[0] ? jstr(p, "overlay_addr") : "-", jstr(p, "status"), seen,
+		       !strcmp(jstr(p, "vpn_role"), "hub") ? "hub " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "self")) ? "self " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader")) ? "leader " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease" : "");
@@ -125,6 +136,8 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 		node_state_read_node_id(state_dir, self_id);
 		if (!(doc = node_status_json(&st, self_id, NULL, now)))
 			goto out;
+		cJSON_AddItemToObject(doc, "vpn", node_overlay_status_from_state(&st, self_id,
+										 state_dir));
 	}
 	if (json) {
 		char *t = cJSON_Print(doc);

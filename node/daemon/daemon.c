@@ -14,6 +14,7 @@
 #include "control.h"
 #include "join.h"
 #include "log.h"
+#include "overlay.h"
 #include "seed.h"
 #include "rpc.h"
 #include "state.h"
@@ -32,6 +33,7 @@ struct node_daemon {
 	ev_timer stats_timer;
 	struct node_cluster *cluster;
 	struct node_join_seed *seed;
+	struct node_overlay *ov;      /* NULL: the network has no overlay */
 };
 
 /* A joiner was admitted by the seed route: spread it now. */
@@ -40,6 +42,15 @@ static void on_joined(void *user, const struct node_peer *joiner)
 	struct node_daemon *d = user;
 
 	node_cluster_member_added(d->cluster, joiner->node_id);
+	node_overlay_changed(d->ov);
+}
+
+/* The membership table changed: the overlay follows it. */
+static void on_membership(void *user)
+{
+	struct node_daemon *d = user;
+
+	node_overlay_changed(d->ov);
 }
 
 /* The peer table as network_state.json has it (GetPeers). */
@@ -137,9 +148,23 @@ static cJSON *on_control(void *user, const cJSON *req)
 	if (!cJSON_IsString(cmd))
 		return ctl_error("missing \"cmd\"");
 	if (!strcmp(cmd->valuestring, "status")) {
+		cJSON *st = node_cluster_status_json(d->cluster);
+
+		if (st)
+			cJSON_AddItemToObject(st, "vpn", node_overlay_status_json(d->ov));
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "ok", 1);
-		cJSON_AddItemToObject(o, "status", node_cluster_status_json(d->cluster));
+		cJSON_AddItemToObject(o, "status", st);
+		return o;
+	}
+	if (!strcmp(cmd->valuestring, "show")) {
+		cJSON *v = node_overlay_show_json(d->ov);
+
+		if (!v)
+			return ctl_error("cannot read the overlay device");
+		o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "ok", 1);
+		cJSON_AddItemToObject(o, "overlay", v);
 		return o;
 	}
 	if (!strcmp(cmd->valuestring, "remove")) {
@@ -153,6 +178,9 @@ static cJSON *on_control(void *user, const cJSON *req)
 			return ctl_error("no member with that name");
 		if (!strcmp(p->node_id, d->node_id))
 			return ctl_error("cannot remove this node itself");
+		if (node_overlay_is_hub(&d->st, p->node_id))
+			return ctl_error("cannot remove the overlay hub: the other members reach "
+					 "each other through it");
 		memcpy(id, p->node_id, sizeof(id));
 		if (node_cluster_remove(d->cluster, id))
 			return ctl_error("cannot save the state");
@@ -205,6 +233,9 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		r = -EINVAL;
 		goto fail;
 	}
+	/* The overlay first: LISTEN_ADDR may be the overlay address. */
+	if ((r = node_overlay_new(loop, cfg, &d->st, d->node_id, &d->ov, err, errlen)))
+		goto fail;
 	sc.listen_addr = cfg->listen_addr;
 	sc.secret = d->secret;
 	sc.secret_len = sizeof(d->secret);
@@ -219,6 +250,12 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 	}
 	{
 		struct node_join_seed_ops so = { .joined = on_joined, .ctx = d };
+
+		if (d->ov) {
+			/* the seed asks the hub through the overlay room */
+			so.allocate = node_overlay_allocate;
+			so.alloc_ctx = d->ov;
+		}
 
 		if ((r = node_join_seed_new(cfg->state_dir, &d->st, &so, &d->seed))) {
 			snprintf(err, errlen, "join route: %s", strerror(-r));
@@ -237,6 +274,11 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 	if ((r = node_cluster_new(loop, cfg, &d->st, d->node_id, d->srv, d->cli, runner,
 				  &d->cluster))) {
 		snprintf(err, errlen, "cluster engine: %s", strerror(-r));
+		goto fail;
+	}
+	node_cluster_set_observer(d->cluster, on_membership, d);
+	if (d->ov && (r = node_overlay_attach(d->ov, d->srv, d->cli))) {
+		snprintf(err, errlen, "overlay RPC: %s", strerror(-r));
 		goto fail;
 	}
 	{
@@ -292,6 +334,7 @@ void node_daemon_free(struct node_daemon *d)
 	if (d->srv)
 		rpc_server_free(d->srv);
 	node_join_seed_free(d->seed);
+	node_overlay_free(d->ov); /* after the client: no allocation answer comes later */
 	sodium_memzero(d->secret, sizeof(d->secret));
 	node_state_clear(&d->st);
 	free(d);

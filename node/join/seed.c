@@ -155,7 +155,7 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 	w->next = s->waiting;
 	s->waiting = w;
 	rpc_call_on_abort(call, on_call_abort, w);
-	e = s->ops.allocate(s->ops.ctx, &w->p.joiner, on_allocated, w);
+	e = s->ops.allocate(s->ops.alloc_ctx, &w->p.joiner, on_allocated, w);
 	if (e < 0) {
 		char why[200];
 

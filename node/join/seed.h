@@ -20,8 +20,9 @@ struct node_join_seed_ops {
 	/* Asks for an overlay address for joiner (name, node_id, wg_pubkey,
 	 * announced addr). Returns 0 and calls done exactly once, possibly
 	 * before returning; or a negative errno and never calls it. */
-	int (*allocate)(void *ctx, const struct node_peer *joiner, node_join_alloc_done_fn done,
-			void *user);
+	int (*allocate)(void *alloc_ctx, const struct node_peer *joiner,
+			node_join_alloc_done_fn done, void *user);
+	void *alloc_ctx;
 	/* A joiner was admitted (st saved): spread it, reconcile. */
 	void (*joined)(void *ctx, const struct node_peer *joiner);
 	void *ctx;
