@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -404,20 +403,14 @@ int node_overlay_attach(struct node_overlay *ov, struct rpc_server *srv, struct 
 /* Which interface already holds addr (host order), if any. */
 static int ovl_addr_owner(uint32_t addr, char ifname[IF_NAMESIZE])
 {
-	struct ifaddrs *ifs = NULL;
 	uint32_t be = htonl(addr);
-	int found = 0;
+	int ifindex = 0;
 
-	if (getifaddrs(&ifs) < 0)
+	if (tun_addr_owner(AF_INET, &be, &ifindex))
 		return 0;
-	for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == be) {
-			snprintf(ifname, IF_NAMESIZE, "%s", i->ifa_name);
-			found = 1;
-		}
-	freeifaddrs(ifs);
-	return found;
+	if (!if_indextoname((unsigned)ifindex, ifname))
+		snprintf(ifname, IF_NAMESIZE, "#%d", ifindex);
+	return 1;
 }
 
 static void ovl_device_error(const struct node_overlay *ov, int r, char *err, size_t errlen)
