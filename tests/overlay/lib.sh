@@ -123,7 +123,7 @@ nsx() { local n=$1; shift; ip netns exec "${NS[$n]}" "$@"; }
 # it listens. Returns 1 (and logs) when it exits instead.
 daemon_start() {
 	local n=$1 before; shift
-	before=$(grep -c "listening on" "$WORK/$n.log" 2>/dev/null); before=${before:-0}
+	before=$(grep -c "of network .* listening on" "$WORK/$n.log" 2>/dev/null); before=${before:-0}
 	(cd "$WORK" && exec ip netns exec "${NS[$n]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		CONSTELLA_TEST_RUNNER_LOG="$RUNLOG" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
 		UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" "$@" \
@@ -131,7 +131,7 @@ daemon_start() {
 		>>"$WORK/$n.log" 2>&1) &
 	DPID[$n]=$!
 	for _ in $(seq 100); do
-		if [ "$(grep -c "listening on" "$WORK/$n.log" 2>/dev/null)" -gt "$before" ]; then
+		if [ "$(grep -c "of network .* listening on" "$WORK/$n.log" 2>/dev/null)" -gt "$before" ]; then
 			[ "$(cat "/proc/${DPID[$n]}/comm" 2>/dev/null)" = constellad ] && return 0
 			fail "PID ${DPID[$n]} of $n is not constellad"
 			return 1
