@@ -253,7 +253,7 @@ int node_cli_ping(int argc, char **argv, const char *state_dir)
 			(const void *)&((struct sockaddr_in *)&tg[1].ss)->sin_addr;
 
 		inet_ntop(tg[1].ss.ss_family, a, host, sizeof(host));
-		snprintf(tg[1].shown, sizeof(tg[1].shown), "%s (of %s)", host, addr);
+		snprintf(tg[1].shown, sizeof(tg[1].shown), "%s (of %.200s)", host, addr);
 	} else {
 		snprintf(tg[1].shown, sizeof(tg[1].shown), "%s", addr);
 	}
