@@ -99,6 +99,12 @@ done
 	&& ok "constella ping home-01 from usa-01: $(grep -c 'time=' "$WORK/cping.out") answers" || fail "constella ping: $(cat "$WORK/cping.out")"
 grep -q "overlay .* time=" "$WORK/cping.out" && grep -q "RPC address .* time=" "$WORK/cping.out" \
 	|| fail "constella ping did not print both paths: $(cat "$WORK/cping.out")"
+# where ping sockets are permitted, the probe is an ICMP echo
+nsx usa sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+nsx usa "$CLI" --state-dir "$WORK/usa" ping home-01 -c 2 >"$WORK/cping.out" 2>&1 \
+	&& grep -q "probe: ICMP echo" "$WORK/cping.out" && grep -q "^overlay .*10.42.0.3 .* time=" "$WORK/cping.out" \
+	&& ok "constella ping with ping sockets permitted: ICMP echo ($(grep -c 'time=' "$WORK/cping.out") answers)" \
+	|| fail "constella ping (ICMP): $(cat "$WORK/cping.out")"
 "$CLI" --state-dir "$WORK/hub" show >"$WORK/show.txt" && grep -q "home-01 *10.42.0.3 *client *direct" "$WORK/show.txt" \
 	&& ok "constella show at the hub lists home-01 (direct)" || fail "constella show: $(cat "$WORK/show.txt")"
 show usa
@@ -116,9 +122,16 @@ done
 [ "$(nsx hub wg show "${IFN[hub]}" allowed-ips | awk -v k="$KU" '$1 == k { print $2 }')" = 10.42.0.2/32 ] \
 	&& ok "a manual wg set of usa-01's allowed-ips is undone by reconcile" || fail "manual allowed-ips stayed"
 
-# --- the hub dies and comes back
+# --- the hub dies, the others count it down, it comes back
 daemon_kill hub
-sleep 1
+for _ in $(seq 60); do
+	status usa; status home
+	[ "$(jq -r '.peers[] | select(.name == "hub") | .status' "$WORK/st-usa.json")" = down ] &&
+		[ "$(jq -r '.peers[] | select(.name == "hub") | .status' "$WORK/st-home.json")" = down ] && break
+	sleep 0.25
+done
+[ "$(jq -r '.peers[] | select(.name == "hub") | .status' "$WORK/st-home.json")" = down ] \
+	&& ok "after kill -9 the hub is down for usa-01 and home-01" || fail "the hub never counted down"
 t_start=$(now_ms)
 daemon_start hub || finish
 t_up=$(date +%s)
