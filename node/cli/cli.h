@@ -26,6 +26,17 @@ int node_cli_valid_addr(const char *s);
 int node_cli_parse_priority(const char *s, long *out);
 #define NODE_CLI_PRIORITY_USAGE "--priority must be an integer in [-1000000, 1000000]"
 
+/* The only flag of `status` and `show`: --json. 0 (*json set) or -1 (usage). */
+int node_cli_json_flag(int argc, char **argv, int *json);
+/* Asks the daemon of state_dir: {"cmd": cmd} over its control socket. 0 with
+ * *rep (the caller deletes it) or -errno (no daemon). */
+int node_cli_ask(const char *state_dir, const char *cmd, cJSON **rep);
+
+/* A member of a JSON object the daemon sent: the string ("" when absent or
+ * not a string), the number (0 likewise). */
+const char *node_cli_jstr(const cJSON *o, const char *k);
+double node_cli_jnum(const cJSON *o, const char *k);
+
 /* The status document of `status --json` (docs/cli.md); also what the daemon
  * answers on the control socket. leader may be NULL. */
 cJSON *node_status_json(const struct node_state *st, const char *self_id, const char *leader,

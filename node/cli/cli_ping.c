@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "control.h"
 #include "state.h"
 
 #define PING_TIMEOUT_MS 2000
@@ -139,15 +138,13 @@ static int find_member(const char *state_dir, const char *name, char addr[280],
 		       char overlay[64], char self_name[64])
 {
 	struct node_state st = { 0 };
-	char sock[300], err[256], id[NODE_ID_HEX + 1] = "";
+	char err[256], id[NODE_ID_HEX + 1] = "";
 	const struct node_peer *p;
-	cJSON *req = cJSON_CreateObject(), *rep = NULL;
+	cJSON *rep = NULL;
 	const cJSON *e;
 	int r = -ENOENT;
 
-	snprintf(sock, sizeof(sock), "%s/control.sock", state_dir);
-	cJSON_AddStringToObject(req, "cmd", "status");
-	if (node_control_call(sock, req, 5.0, &rep) == 0) {
+	if (node_cli_ask(state_dir, "status", &rep) == 0) {
 		const cJSON *doc = cJSON_GetObjectItemCaseSensitive(rep, "status");
 		const cJSON *self = cJSON_GetObjectItemCaseSensitive(doc, "self");
 
@@ -183,7 +180,6 @@ static int find_member(const char *state_dir, const char *name, char addr[280],
 		r = 0;
 	}
 out:
-	cJSON_Delete(req);
 	cJSON_Delete(rep);
 	node_state_clear(&st);
 	return r;

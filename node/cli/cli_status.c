@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,44 +55,31 @@ cJSON *node_status_json(const struct node_state *st, const char *self_id, const 
 	return root;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void print_table(const cJSON *doc, int64_t now)
 {
-	const cJSON *p;
+	const cJSON *vpn = cJSON_GetObjectItemCaseSensitive(doc, "vpn"), *p;
+	const char *mode = node_cli_jstr(vpn, "mode");
 
-	const cJSON *vpn = cJSON_GetObjectItemCaseSensitive(doc, "vpn");
-
-	printf("network %s  owner %s\n", jstr(doc, "network_id"), jstr(doc, "owner_username"));
-	if (vpn && strcmp(jstr(vpn, "mode"), "none") && jstr(vpn, "mode")[0])
-		printf("overlay %s %s on %s, UDP port %.0f, public key %s\n", jstr(vpn, "mode"),
-		       jstr(vpn, "address"), jstr(vpn, "interface"), jnum(vpn, "listen_port"),
-		       jstr(vpn, "public_key"));
+	printf("network %s  owner %s\n", node_cli_jstr(doc, "network_id"),
+	       node_cli_jstr(doc, "owner_username"));
+	if (mode[0] && strcmp(mode, "none"))
+		printf("overlay %s %s on %s, UDP port %.0f, public key %s\n", mode,
+		       node_cli_jstr(vpn, "address"), node_cli_jstr(vpn, "interface"),
+		       node_cli_jnum(vpn, "listen_port"), node_cli_jstr(vpn, "public_key"));
 	printf("%-20s %-8s %-24s %-15s %-6s %-10s %s\n", "NAME", "NODE_ID", "ADDRESS", "OVERLAY",
 	       "STATUS", "LAST SEEN", "MARKS");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "peers")) {
+		const char *ov = node_cli_jstr(p, "overlay_addr");
 		char seen[32] = "never";
-		int64_t ls = (int64_t)jnum(p, "last_seen");
+		int64_t ls = (int64_t)node_cli_jnum(p, "last_seen");
 
 		if (ls)
 			snprintf(seen, sizeof(seen), "%llds ago",
 				 (long long)(now > ls ? now - ls : 0));
-		printf("%-20s %-8.8s %-24s %-15s %-6s %-10s %s%s%s%s\n", jstr(p, "name"),
-		       jstr(p, "node_id"), jstr(p, "addr"),
-		       jstr(p, "overlay_addr")[0] ? jstr(p, "overlay_addr") : "-", jstr(p, "status"), seen,
-		       !strcmp(jstr(p, "vpn_role"), "hub") ? "hub " : "",
+		printf("%-20s %-8.8s %-24s %-15s %-6s %-10s %s%s%s%s\n", node_cli_jstr(p, "name"),
+		       node_cli_jstr(p, "node_id"), node_cli_jstr(p, "addr"), ov[0] ? ov : "-",
+		       node_cli_jstr(p, "status"), seen,
+		       !strcmp(node_cli_jstr(p, "vpn_role"), "hub") ? "hub " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "self")) ? "self " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader")) ? "leader " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease" : "");
@@ -102,30 +88,16 @@ static void print_table(const cJSON *doc, int64_t now)
 
 int node_cli_status(int argc, char **argv, const char *state_dir)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct node_state st = { 0 };
-	char err[256], sock[300], self_id[NODE_ID_HEX + 1] = "";
+	char err[256], self_id[NODE_ID_HEX + 1] = "";
 	int64_t now = (int64_t)time(NULL);
-	cJSON *req = NULL, *rep = NULL, *doc = NULL;
-	int c, json = 0, rc = 1;
+	cJSON *rep = NULL, *doc = NULL;
+	int json, rc = 1;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j')
-			return usage("unknown option");
-		json = 1;
-	}
-	if (optind != argc)
-		return usage("unexpected argument");
+	if (node_cli_json_flag(argc, argv, &json))
+		return usage("unknown option or argument");
 	/* The running daemon's view is fresher than the file (leader, liveness). */
-	snprintf(sock, sizeof(sock), "%s/control.sock", state_dir);
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "cmd", "status");
-	if (node_control_call(sock, req, 5.0, &rep) == 0 &&
+	if (node_cli_ask(state_dir, "status", &rep) == 0 &&
 	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rep, "status")))
 		doc = cJSON_DetachItemFromObjectCaseSensitive(rep, "status");
 	if (!doc) {
@@ -151,7 +123,6 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 	}
 	rc = 0;
 out:
-	cJSON_Delete(req);
 	cJSON_Delete(rep);
 	cJSON_Delete(doc);
 	node_state_clear(&st);

@@ -241,6 +241,27 @@ static int ip_listed(const char *ip, const cJSON *ips)
 	return 0;
 }
 
+/* Under the invites lock: loads invites.json and finds the token. OK with
+ * *iv, or why not (INTERNAL when the file cannot be read). */
+static enum node_join_result join_find_token(const char *state_dir, struct node_invites *inv,
+					     const uint8_t tid[NODE_TOKEN_ID_LEN], int64_t now,
+					     struct node_invite **iv)
+{
+	char err[256];
+
+	if (node_invites_load(state_dir, inv, err, sizeof(err)))
+		return NODE_JOIN_INTERNAL;
+	*iv = node_invites_find_by_token_id(inv, tid);
+	switch (node_invite_check(*iv, now)) {
+	case NODE_INVITE_UNKNOWN: return NODE_JOIN_UNKNOWN_TOKEN;
+	case NODE_INVITE_EXPIRED: return NODE_JOIN_EXPIRED;
+	case NODE_INVITE_USED: return NODE_JOIN_USED;
+	case NODE_INVITE_REVOKED: return NODE_JOIN_REVOKED;
+	case NODE_INVITE_OK: break;
+	}
+	return NODE_JOIN_OK;
+}
+
 enum node_join_result node_join_examine(const char *state_dir, const struct node_state *st,
 					const char *body, size_t len, int64_t now,
 					const char *observed, struct node_join_pending *p)
@@ -252,7 +273,6 @@ enum node_join_result node_join_examine(const char *state_dir, const struct node
 	const cJSON *net, *tok, *pr, *ips;
 	cJSON *req = NULL, *info = NULL;
 	struct node_peer *j = &p->joiner;
-	char err[256];
 	size_t tl = 0;
 	int lock = -1;
 
@@ -270,16 +290,8 @@ enum node_join_result node_join_examine(const char *state_dir, const struct node
 	}
 	res = NODE_JOIN_INTERNAL;
 	if ((lock = node_invites_lock(state_dir)) < 0 ||
-	    node_invites_load(state_dir, &inv, err, sizeof(err)))
+	    (res = join_find_token(state_dir, &inv, tid, now, &iv)) != NODE_JOIN_OK)
 		goto out;
-	iv = node_invites_find_by_token_id(&inv, tid);
-	switch (node_invite_check(iv, now)) {
-	case NODE_INVITE_UNKNOWN: res = NODE_JOIN_UNKNOWN_TOKEN; goto out;
-	case NODE_INVITE_EXPIRED: res = NODE_JOIN_EXPIRED; goto out;
-	case NODE_INVITE_USED: res = NODE_JOIN_USED; goto out;
-	case NODE_INVITE_REVOKED: res = NODE_JOIN_REVOKED; goto out;
-	case NODE_INVITE_OK: break;
-	}
 	node_join_derive(iv->token, &p->k);
 	if (!(info = node_join_open(&p->k, st->network_id, req))) {
 		res = NODE_JOIN_BAD_BOX;
@@ -379,22 +391,15 @@ enum node_join_result node_join_finish(const char *state_dir, struct node_state 
 	struct node_invites inv = { 0 };
 	struct node_invite *iv;
 	cJSON *inner = NULL, *out = NULL, *ji;
-	char err[256], reason[256], *sj = NULL;
+	char reason[256], *sj = NULL;
 	int lock = -1;
 
 	*reply = NULL;
 	*joiner = p->joiner;
 	if ((lock = node_invites_lock(state_dir)) < 0 ||
-	    node_invites_load(state_dir, &inv, err, sizeof(err)))
+	    (res = join_find_token(state_dir, &inv, p->k.token_id, now, &iv)) != NODE_JOIN_OK)
 		goto out;
-	iv = node_invites_find_by_token_id(&inv, p->k.token_id);
-	switch (node_invite_check(iv, now)) {
-	case NODE_INVITE_UNKNOWN: res = NODE_JOIN_UNKNOWN_TOKEN; goto out;
-	case NODE_INVITE_EXPIRED: res = NODE_JOIN_EXPIRED; goto out;
-	case NODE_INVITE_USED: res = NODE_JOIN_USED; goto out;
-	case NODE_INVITE_REVOKED: res = NODE_JOIN_REVOKED; goto out;
-	case NODE_INVITE_OK: break;
-	}
+	res = NODE_JOIN_INTERNAL;
 	/* the table may have changed while the hub was asked */
 	if (node_state_find_peer(st, joiner->node_id) || node_state_is_removed(st, joiner->node_id) ||
 	    node_state_find_peer_by_name(st, joiner->name)) {

@@ -4,13 +4,12 @@
 #include <arpa/inet.h>
 #include <cJSON.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "file.h"
+#include "ovlfile.h"
 #include "wgkey.h"
 
 void node_sockaddr_normalize(const struct sockaddr_storage *in, struct sockaddr_storage *out)
@@ -258,44 +257,31 @@ out:
 	return r;
 }
 
-static int node_epcache_path(char *buf, size_t cap, const char *dir)
+static int node_epcache_parse(void *obj, const char *t, size_t n, char *err, size_t errlen)
 {
-	int n = snprintf(buf, cap, "%s/%s", dir, NODE_EPCACHE_FILE);
-
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	return node_epcache_from_json(obj, t, n, err, errlen);
 }
 
 int node_epcache_load(const char *dir, struct node_epcache *c, char *err, size_t errlen)
 {
-	char path[PATH_MAX], *text = NULL, why[160];
-	size_t len = 0;
-	int r;
+	int r = node_ovl_file_load(dir, NODE_EPCACHE_FILE, 16u << 20, node_epcache_parse, c, err,
+				   errlen);
 
-	if ((r = node_epcache_path(path, sizeof(path), dir)))
-		return r;
-	r = cst_file_read_all(path, 16u << 20, &text, &len);
 	if (r == -ENOENT) {
 		node_epcache_clear(c);
 		return 0;
 	}
-	if (r) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	if ((r = node_epcache_from_json(c, text, len, why, sizeof(why))))
-		snprintf(err, errlen, "%s: %s", path, why);
-	free(text);
 	return r;
 }
 
 int node_epcache_save(const char *dir, const struct node_epcache *c)
 {
-	char path[PATH_MAX], *text = NULL;
+	char *text = NULL;
 	int r;
 
-	if ((r = node_epcache_path(path, sizeof(path), dir)) || (r = node_epcache_to_json(c, &text)))
+	if ((r = node_epcache_to_json(c, &text)))
 		return r;
-	r = cst_file_write_atomic(path, text, strlen(text), 0600);
+	r = node_ovl_file_save(dir, NODE_EPCACHE_FILE, text);
 	free(text);
 	return r;
 }

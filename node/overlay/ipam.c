@@ -2,13 +2,12 @@
 #include "ipam.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "file.h"
+#include "ovlfile.h"
 #include "wgkey.h"
 
 const char *node_ipam_result_str(enum node_ipam_result r)
@@ -17,7 +16,8 @@ const char *node_ipam_result_str(enum node_ipam_result r)
 	case NODE_IPAM_OK: return "ok";
 	case NODE_IPAM_EXHAUSTED: return "overlay address pool exhausted";
 	case NODE_IPAM_PUBKEY_IN_USE: return "this WireGuard public key is already used by a member";
-	case NODE_IPAM_MEMBER: return "a member with this name or node_id is already in the overlay (or joining)";
+	case NODE_IPAM_MEMBER:
+		return "a member with this name or node_id is already in the overlay (or joining)";
 	case NODE_IPAM_KEY_MISMATCH: return "this node_id was reserved with another public key";
 	case NODE_IPAM_NOMEM: return "out of memory";
 	}
@@ -141,48 +141,30 @@ out:
 	return r;
 }
 
-static int node_ipam_path(char *buf, size_t cap, const char *dir)
+static int node_ipam_parse(void *obj, const char *t, size_t n, char *err, size_t errlen)
 {
-	int n = snprintf(buf, cap, "%s/%s", dir, NODE_IPAM_FILE);
-
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	return node_ipam_from_json(obj, t, n, err, errlen);
 }
 
 int node_ipam_load(const char *dir, struct node_ipam *ip, char *err, size_t errlen)
 {
-	char path[PATH_MAX], *text = NULL;
-	size_t len = 0;
-	int r;
+	int r = node_ovl_file_load(dir, NODE_IPAM_FILE, 16u << 20, node_ipam_parse, ip, err, errlen);
 
-	if ((r = node_ipam_path(path, sizeof(path), dir)))
-		return r;
-	r = cst_file_read_all(path, 16u << 20, &text, &len);
 	if (r == -ENOENT) {
 		node_ipam_clear(ip);
 		return 0;
 	}
-	if (r) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	if ((r = node_ipam_from_json(ip, text, len, err, errlen))) {
-		char why[200];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "%s: %s", path, why);
-	}
-	free(text);
 	return r;
 }
 
 int node_ipam_save(const char *dir, const struct node_ipam *ip)
 {
-	char path[PATH_MAX], *text = NULL;
+	char *text = NULL;
 	int r;
 
-	if ((r = node_ipam_path(path, sizeof(path), dir)) || (r = node_ipam_to_json(ip, &text)))
+	if ((r = node_ipam_to_json(ip, &text)))
 		return r;
-	r = cst_file_write_atomic(path, text, strlen(text), 0600);
+	r = node_ovl_file_save(dir, NODE_IPAM_FILE, text);
 	free(text);
 	return r;
 }

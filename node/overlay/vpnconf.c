@@ -3,12 +3,11 @@
 
 #include <cJSON.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "file.h"
+#include "ovlfile.h"
 
 int node_vpn_ifname_valid(const char *s)
 {
@@ -88,39 +87,25 @@ int node_vpnconf_to_json(const struct node_vpnconf *c, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int node_vpnconf_path(char *buf, size_t cap, const char *dir)
+static int node_vpnconf_parse(void *obj, const char *t, size_t n, char *err, size_t errlen)
 {
-	int n = snprintf(buf, cap, "%s/%s", dir, NODE_VPNCONF_FILE);
-
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	return node_vpnconf_from_json(obj, t, n, err, errlen);
 }
 
 int node_vpnconf_load(const char *dir, struct node_vpnconf *c, char *err, size_t errlen)
 {
-	char path[PATH_MAX], *text = NULL, why[160];
-	size_t len = 0;
-	int r;
-
-	if ((r = node_vpnconf_path(path, sizeof(path), dir)))
-		return r;
-	if ((r = cst_file_read_all(path, 64u << 10, &text, &len))) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	if ((r = node_vpnconf_from_json(c, text, len, why, sizeof(why))))
-		snprintf(err, errlen, "%s: %s", path, why);
-	free(text);
-	return r;
+	return node_ovl_file_load(dir, NODE_VPNCONF_FILE, 64u << 10, node_vpnconf_parse, c, err,
+				  errlen);
 }
 
 int node_vpnconf_save(const char *dir, const struct node_vpnconf *c)
 {
-	char path[PATH_MAX], *text = NULL;
+	char *text = NULL;
 	int r;
 
-	if ((r = node_vpnconf_path(path, sizeof(path), dir)) || (r = node_vpnconf_to_json(c, &text)))
+	if ((r = node_vpnconf_to_json(c, &text)))
 		return r;
-	r = cst_file_write_atomic(path, text, strlen(text), 0600);
+	r = node_ovl_file_save(dir, NODE_VPNCONF_FILE, text);
 	free(text);
 	return r;
 }
