@@ -32,6 +32,7 @@ declare -A NS    # node -> namespace
 declare -A IP    # node -> its own address
 declare -A DPID  # node -> live daemon PID
 declare -A IFN   # node -> WireGuard interface name (unique machine-wide)
+declare -A LISTEN # node -> LISTEN_ADDR when not 0.0.0.0:4747
 FAILS=0
 
 cleanup() {
@@ -119,15 +120,15 @@ first_public() {
 nsx() { local n=$1; shift; ip netns exec "${NS[$n]}" "$@"; }
 
 # daemon_start NODE [VAR=VALUE...]: constellad in NODE's namespace, listening
-# on 0.0.0.0:4747 (its public and its overlay address); waits (10 s) until
-# it listens. Returns 1 (and logs) when it exits instead.
+# on ${LISTEN[NODE]}, else 0.0.0.0:4747 (its public and its overlay address);
+# waits (10 s) until it listens. Returns 1 (and logs) when it exits instead.
 daemon_start() {
 	local n=$1 before; shift
 	before=$(grep -c "of network .* listening on" "$WORK/$n.log" 2>/dev/null); before=${before:-0}
 	(cd "$WORK" && exec ip netns exec "${NS[$n]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		CONSTELLA_TEST_RUNNER_LOG="$RUNLOG" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
 		UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" "$@" \
-		"$DAEMON" --state-dir "$WORK/$n" --listen "0.0.0.0:$PORT" -v \
+		"$DAEMON" --state-dir "$WORK/$n" --listen "${LISTEN[$n]:-0.0.0.0:$PORT}" -v \
 		>>"$WORK/$n.log" 2>&1) &
 	DPID[$n]=$!
 	for _ in $(seq 100); do

@@ -3,7 +3,8 @@
 # client usa-01 and home-01 behind a NAT router (masquerade, no port
 # forwarding, no route from the public side). One init, two joins.
 #   - all three list each other alive; home-01's RPC address is its overlay
-#     address and its RPC traffic arrives over WireGuard;
+#     address (it even listens on that address alone: the overlay is up
+#     before the RPC server binds) and its RPC traffic arrives over WireGuard;
 #   - home-01 (lowest priority) leads and runs the bot runner;
 #   - ping and a 100 MB TCP transfer home->usa pass through the hub's relay
 #     (hub ip_forward=0), checked by SHA-256; `wg show` at the hub shows
@@ -36,6 +37,9 @@ grep -q "behind NAT: the seed saw this join come from 10.231.0.254, not from 192
 	"$WORK/join-home.out" && ok "join says why (NAT, the source the seed saw)" || fail "join does not say why"
 grep -q "RPC address: 10.231.0.2:4747" "$WORK/join-usa.out" && ok "usa-01 keeps its public address" \
 	|| fail "usa-01's join: $(cat "$WORK/join-usa.out")"
+# its RPC server binds the overlay address itself: the interface must be up
+# before the server binds
+LISTEN[home]=10.42.0.3:$PORT
 daemon_start home || finish
 # home's RPC port counts what arrives over WireGuard and what does not
 nsx home iptables -A INPUT -i "${IFN[home]}" -p tcp --dport $PORT -j ACCEPT
