@@ -41,8 +41,13 @@ exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin VPN_TUN_PATH="$WORK/tun" VPN_UAPI
 EOS
 chmod 644 "$WORK/rootless.sh"
 
-# rl_start [UAPI_DIR]: starts the rootless node, gives it its veth
+# rl_start [UAPI_DIR]: starts the rootless node, gives it its veth (a new
+# name each time: the last one goes only when the old namespace is gone)
+RL_STARTS=0
 rl_start() {
+	local v
+	RL_STARTS=$((RL_STARTS + 1))
+	v=rl$RL_STARTS$SUF
 	UAPI_DIR=${1:-} setpriv --reuid=65534 --regid=65534 --clear-groups \
 		unshare --user --map-root-user --net bash "$WORK/rootless.sh" >>"$WORK/rl.log" 2>&1 &
 	DPID[rl]=$!
@@ -50,10 +55,10 @@ rl_start() {
 		[ "$(readlink /proc/${DPID[rl]}/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break
 		sleep 0.1
 	done
-	ip link add rl$SUF netns "$SW" type veth peer name eth0 netns "${DPID[rl]}" \
+	ip link add "$v" netns "$SW" type veth peer name eth0 netns "${DPID[rl]}" \
 		|| { fail "cannot move a veth into the rootless namespace"; finish; }
-	ip -n "$SW" link set rl$SUF master br0
-	ip -n "$SW" link set rl$SUF up
+	ip -n "$SW" link set "$v" master br0
+	ip -n "$SW" link set "$v" up
 }
 
 rl_start "$WORK/rl-uapi"
