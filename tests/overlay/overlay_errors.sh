@@ -62,7 +62,7 @@ expect_start_fail hub "overlay address 10.9.0.1 is already on interface blocker"
 nsx hub ip link del blocker
 ip netns exec "${NS[hub]}" python3 -c 'import socket,time; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::", 51820)); time.sleep(30)' &
 BLOCK=$!
-sleep 0.3
+for _ in $(seq 100); do nsx hub ss -Huln 'sport = :51820' | grep -q . && break; sleep 0.05; done
 expect_start_fail hub "UDP port 51820 is in use"
 kill $BLOCK; wait $BLOCK 2>/dev/null
 daemon_start hub || finish
