@@ -16,6 +16,13 @@ double node_cli_jnum(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+double node_cli_jnum0(const cJSON *o, const char *k)
+{
+	const cJSON *v = node_cli_jget(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
 const char *node_cli_jstr(const cJSON *o, const char *k)
 {
 	const cJSON *v = node_cli_jget(o, k);

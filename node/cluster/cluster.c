@@ -45,6 +45,8 @@ struct node_cluster {
 	int removed;
 	struct cl_reboot reboots[CL_REBOOT_MAX]; /* members that announced a reboot */
 	size_t n_reboots;
+	node_cluster_observer_fn observer;
+	void *observer_user;
 };
 
 /* One outgoing call: what its completion needs to know. */
@@ -75,6 +77,15 @@ static void cl_save(struct node_cluster *c)
 
 	if (r)
 		cst_err("cannot save %s/network_state.json: %s", c->cfg->state_dir, strerror(-r));
+	/* every change of the table is saved here: tell the observer */
+	if (c->observer)
+		c->observer(c->observer_user);
+}
+
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user)
+{
+	c->observer = fn;
+	c->observer_user = user;
 }
 
 static struct cl_call *cl_call_new(struct node_cluster *c, const char *peer, uint64_t epoch)
@@ -202,7 +213,9 @@ static int cl_merge_record(struct node_cluster *c, const struct node_peer *in)
 		 * made (state lost and restored, say) is outbid. */
 		if (local && in->ver >= local->ver &&
 		    (strcmp(in->addr, local->addr) || strcmp(in->name, local->name) ||
-		     in->priority != local->priority)) {
+		     in->priority != local->priority || strcmp(in->wg_pubkey, local->wg_pubkey) ||
+		     strcmp(in->overlay_addr, local->overlay_addr) ||
+		     strcmp(in->wg_endpoint, local->wg_endpoint) || in->vpn_role != local->vpn_role)) {
 			local->ver = in->ver + 1;
 			return 1;
 		}
@@ -867,6 +880,8 @@ int node_cluster_remove(struct node_cluster *c, const char *node_id)
 		return -EIO;
 	if (node_state_save(c->cfg->state_dir, c->st))
 		return -EIO;
+	if (c->observer)
+		c->observer(c->observer_user);
 	cl_heartbeat_round(c);
 	return 0;
 }

@@ -59,6 +59,11 @@ int node_cluster_remove(struct node_cluster *c, const char *node_id);
 /* Tells every peer this node is rebooting (Leave with reason "rebooting"):
  * they show it as "rebooting" rather than "down" until it runs again. */
 void node_cluster_announce_reboot(struct node_cluster *c);
+/* Called (from the loop) whenever the membership table changed: a record
+ * added, updated or removed, a status change. One observer; NULL clears. */
+typedef void (*node_cluster_observer_fn)(void *user);
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user);
+
 /* The live view for `constella status`. */
 cJSON *node_cluster_status_json(struct node_cluster *c);
 

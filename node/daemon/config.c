@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rpc.h"
+#include "vpnconf.h"
 
 #define DOTENV_MAX_VALUE 4096
 
@@ -357,10 +358,20 @@ int node_config_load(struct node_config *cfg, const char *dotenv, size_t dotenv_
 		ret = -EINVAL;
 		goto out;
 	}
-	TRY(node_get_str(&l, "VPN_INTERFACE_NAME", cfg->vpn_interface, sizeof(cfg->vpn_interface), "wg0", err, errlen));
+	TRY(node_get_str(&l, "VPN_INTERFACE_NAME", cfg->vpn_interface, sizeof(cfg->vpn_interface), NULL, err, errlen));
+	if (cfg->vpn_interface[0] && !node_vpn_ifname_valid(cfg->vpn_interface)) {
+		snprintf(err, errlen, "VPN_INTERFACE_NAME: want an interface name of 1-15 characters "
+			 "without '/', ':' or spaces (got \"%s\")", cfg->vpn_interface);
+		ret = -EINVAL;
+		goto out;
+	}
 	TRY(node_get_str(&l, "VPN_CIDR", cfg->vpn_cidr, sizeof(cfg->vpn_cidr), "10.42.0.0/24", err, errlen));
-	TRY(node_get_uint(&l, "VPN_LISTEN_PORT", 51820, 1, 65535, &u, err, errlen));
-	cfg->vpn_listen_port = (uint16_t)u;
+	if (node_get(&l, "VPN_LISTEN_PORT") && *node_get(&l, "VPN_LISTEN_PORT")) {
+		TRY(node_get_uint(&l, "VPN_LISTEN_PORT", 51820, 1, 65535, &u, err, errlen));
+		cfg->vpn_listen_port = (uint16_t)u;
+	}
+	TRY(node_get_str(&l, "VPN_TUN_PATH", cfg->vpn_tun_path, sizeof(cfg->vpn_tun_path), NULL, err, errlen));
+	TRY(node_get_str(&l, "VPN_UAPI_DIR", cfg->vpn_uapi_dir, sizeof(cfg->vpn_uapi_dir), NULL, err, errlen));
 	TRY(node_get_str(&l, "VPN_HUB_ENDPOINT", cfg->vpn_hub_endpoint, sizeof(cfg->vpn_hub_endpoint), NULL, err, errlen));
 	TRY(node_check_hostport("VPN_HUB_ENDPOINT", cfg->vpn_hub_endpoint, 1, err, errlen));
 	TRY(node_get_str(&l, "VPN_HUB_PUBLIC_KEY", cfg->vpn_hub_public_key, sizeof(cfg->vpn_hub_public_key), NULL, err, errlen));

@@ -21,9 +21,13 @@ struct node_config {
 	char seed_peers[1024];    /* SEED_PEERS, comma-separated host:port */
 	char join_url[512];       /* JOIN_URL (secret: carries a token) */
 	enum node_vpn_mode vpn_mode;   /* VPN_MODE none|hub|client */
-	char vpn_interface[16];        /* VPN_INTERFACE_NAME, default wg0 */
+	/* The overlay's own settings come from the state (docs/overlay.md);
+	 * these override the node-local vpn.json when set. */
+	char vpn_interface[16];        /* VPN_INTERFACE_NAME, "" = from vpn.json */
 	char vpn_cidr[64];             /* VPN_CIDR, default 10.42.0.0/24 */
-	uint16_t vpn_listen_port;      /* VPN_LISTEN_PORT, default 51820 */
+	uint16_t vpn_listen_port;      /* VPN_LISTEN_PORT, 0 = from vpn.json */
+	char vpn_tun_path[256];        /* VPN_TUN_PATH, "" = /dev/net/tun */
+	char vpn_uapi_dir[256];        /* VPN_UAPI_DIR, "" = /var/run/wireguard */
 	char vpn_hub_endpoint[280];    /* VPN_HUB_ENDPOINT */
 	char vpn_hub_public_key[64];   /* VPN_HUB_PUBLIC_KEY */
 	char vpn_address[64];          /* VPN_ADDRESS */

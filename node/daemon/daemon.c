@@ -14,6 +14,8 @@
 #include "control.h"
 #include "join.h"
 #include "log.h"
+#include "overlay.h"
+#include "seed.h"
 #include "rpc.h"
 #include "state.h"
 #include "telemetry.h"
@@ -29,28 +31,25 @@ struct node_daemon {
 	struct node_control_server *ctl;
 	struct node_cluster *cluster;
 	struct node_telemetry *tel;
+	struct node_join_seed *seed;
+	struct node_overlay *ov;      /* NULL: the network has no overlay */
 };
 
-static void on_join(void *user, const char *body, size_t len, struct rpc_call *call)
+/* A joiner was admitted by the seed route: spread it now. */
+static void on_joined(void *user, const struct node_peer *joiner)
 {
 	struct node_daemon *d = user;
-	struct node_peer joiner;
-	cJSON *reply = NULL;
-	enum node_join_result r;
 
-	r = node_join_handle(d->cfg->state_dir, &d->st, body, len, (int64_t)time(NULL),
-			     rpc_call_peer(call), &reply,
-			     &joiner);
-	if (r != NODE_JOIN_OK) {
-		cst_info("join from %s refused: %s", rpc_call_peer(call), node_join_result_str(r));
-		rpc_call_error(call, r == NODE_JOIN_INTERNAL ? 500 : r == NODE_JOIN_MALFORMED ? 400 : r == NODE_JOIN_DUPLICATE ? 409 : 403,
-			       node_join_result_str(r));
-		return;
-	}
-	cst_info("join: %s (%.8s) at %s joined from %s", joiner.name, joiner.node_id, joiner.addr,
-		 rpc_call_peer(call));
-	rpc_call_raw_reply(call, 200, reply);
-	node_cluster_member_added(d->cluster, joiner.node_id);
+	node_cluster_member_added(d->cluster, joiner->node_id);
+	node_overlay_changed(d->ov);
+}
+
+/* The membership table changed: the overlay follows it. */
+static void on_membership(void *user)
+{
+	struct node_daemon *d = user;
+
+	node_overlay_changed(d->ov);
 }
 
 /* The peer table as network_state.json has it (GetPeers). */
@@ -94,9 +93,23 @@ static cJSON *on_control(void *user, const cJSON *req)
 	if (d->tel && node_telemetry_control(d->tel, d->ctl, cmd->valuestring, req, &o))
 		return o;
 	if (!strcmp(cmd->valuestring, "status")) {
+		cJSON *st = node_cluster_status_json(d->cluster);
+
+		if (st)
+			cJSON_AddItemToObject(st, "vpn", node_overlay_status_json(d->ov));
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "ok", 1);
-		cJSON_AddItemToObject(o, "status", node_cluster_status_json(d->cluster));
+		cJSON_AddItemToObject(o, "status", st);
+		return o;
+	}
+	if (!strcmp(cmd->valuestring, "show")) {
+		cJSON *v = node_overlay_show_json(d->ov);
+
+		if (!v)
+			return ctl_error("cannot read the overlay device");
+		o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "ok", 1);
+		cJSON_AddItemToObject(o, "overlay", v);
 		return o;
 	}
 	if (!strcmp(cmd->valuestring, "remove")) {
@@ -110,6 +123,9 @@ static cJSON *on_control(void *user, const cJSON *req)
 			return ctl_error("no member with that name");
 		if (!strcmp(p->node_id, d->node_id))
 			return ctl_error("cannot remove this node itself");
+		if (node_overlay_is_hub(&d->st, p->node_id))
+			return ctl_error("cannot remove the overlay hub: the other members reach "
+					 "each other through it");
 		memcpy(id, p->node_id, sizeof(id));
 		if (node_cluster_remove(d->cluster, id))
 			return ctl_error("cannot save the state");
@@ -118,6 +134,37 @@ static cJSON *on_control(void *user, const cJSON *req)
 		return o;
 	}
 	return ctl_error("unknown control command");
+}
+
+/* Telemetry's view of the overlay device (node_telemetry_overlay_fn). */
+struct ovl_figures {
+	struct node_telemetry_overlay_peer *peers;
+	size_t max, n;
+};
+
+static void on_overlay_peer(void *ctx, const char *name, const char *pubkey_b64,
+			    uint64_t rx_bytes, uint64_t tx_bytes, int64_t handshake)
+{
+	struct ovl_figures *f = ctx;
+	struct node_telemetry_overlay_peer *p;
+
+	if (f->n == f->max)
+		return;
+	p = &f->peers[f->n++];
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->public_key, sizeof(p->public_key), "%s", pubkey_b64);
+	p->rx_bytes = rx_bytes;
+	p->tx_bytes = tx_bytes;
+	p->latest_handshake = handshake;
+}
+
+static int overlay_figures(void *ctx, struct node_telemetry_overlay_peer *peers, size_t max)
+{
+	struct node_daemon *d = ctx;
+	struct ovl_figures f = { peers, max, 0 };
+	int r = node_overlay_each_peer(d->ov, on_overlay_peer, &f);
+
+	return r < 0 ? r : (int)f.n;
 }
 
 /* The cluster announces this node is rebooting (the Reboot RPC). */
@@ -161,6 +208,9 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		r = -EINVAL;
 		goto fail;
 	}
+	/* The overlay first: LISTEN_ADDR may be the overlay address. */
+	if ((r = node_overlay_new(loop, cfg, &d->st, d->node_id, &d->ov, err, errlen)))
+		goto fail;
 	sc.listen_addr = cfg->listen_addr;
 	sc.secret = d->secret;
 	sc.secret_len = sizeof(d->secret);
@@ -173,7 +223,21 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		snprintf(err, errlen, "RPC client: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = rpc_server_route(d->srv, "POST", "/join", on_join, d)) ||
+	{
+		struct node_join_seed_ops so = { .joined = on_joined, .ctx = d };
+
+		if (d->ov) {
+			/* the seed asks the hub through the overlay room */
+			so.allocate = node_overlay_allocate;
+			so.alloc_ctx = d->ov;
+		}
+
+		if ((r = node_join_seed_new(cfg->state_dir, &d->st, &so, &d->seed))) {
+			snprintf(err, errlen, "join route: %s", strerror(-r));
+			goto fail;
+		}
+	}
+	if ((r = rpc_server_route(d->srv, "POST", "/join", node_join_seed_route, d->seed)) ||
 	    (r = rpc_server_register(d->srv, "GetPeers", m_get_peers, d))) {
 		snprintf(err, errlen, "RPC registration: %s", strerror(-r));
 		goto fail;
@@ -181,6 +245,11 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 	if ((r = node_cluster_new(loop, cfg, &d->st, d->node_id, d->srv, d->cli, runner,
 				  &d->cluster))) {
 		snprintf(err, errlen, "cluster engine: %s", strerror(-r));
+		goto fail;
+	}
+	node_cluster_set_observer(d->cluster, on_membership, d);
+	if (d->ov && (r = node_overlay_attach(d->ov, d->srv, d->cli))) {
+		snprintf(err, errlen, "overlay RPC: %s", strerror(-r));
 		goto fail;
 	}
 	{
@@ -199,6 +268,8 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 
 		if ((r = node_telemetry_new(&te, &d->tel, err, errlen)))
 			goto fail;
+		if (d->ov)
+			node_telemetry_set_overlay(d->tel, overlay_figures, d);
 	}
 	cst_info("node %.8s of network %.8s listening on %s (port %u), %zu peers", d->node_id,
 		 d->st.network_id, cfg->listen_addr, rpc_server_port(d->srv), d->st.n_peers);
@@ -238,6 +309,8 @@ void node_daemon_free(struct node_daemon *d)
 	node_cluster_free(d->cluster);
 	if (d->srv)
 		rpc_server_free(d->srv);
+	node_join_seed_free(d->seed);
+	node_overlay_free(d->ov); /* after the client: no allocation answer comes later */
 	sodium_memzero(d->secret, sizeof(d->secret));
 	node_state_clear(&d->st);
 	free(d);

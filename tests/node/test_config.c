@@ -29,9 +29,12 @@ static void test_config_defaults_match_the_original(void)
 	CHECK_STR(c.listen_addr, "0.0.0.0:4747");
 	CHECK(strncmp(c.server_name, "node-", 5) == 0 && strlen(c.server_name) == 11);
 	CHECK_EQ_INT(c.vpn_mode, NODE_VPN_NONE);
-	CHECK_STR(c.vpn_interface, "wg0");
+	/* unset: the overlay takes them from vpn.json (wg0, 51820 by default) */
+	CHECK_STR(c.vpn_interface, "");
 	CHECK_STR(c.vpn_cidr, "10.42.0.0/24");
-	CHECK_EQ_INT(c.vpn_listen_port, 51820);
+	CHECK_EQ_INT(c.vpn_listen_port, 0);
+	CHECK_STR(c.vpn_tun_path, "");
+	CHECK_STR(c.vpn_uapi_dir, "");
 	CHECK(c.heartbeat_interval == 2.0);
 	CHECK_EQ_INT(c.down_after_misses, 3);
 	CHECK(c.rpc_timeout == 3.0);
@@ -60,6 +63,14 @@ static void test_config_dotenv_syntax_and_env_precedence(void)
 	CHECK_STR(c.bot_token, "12:a\"b");
 	CHECK(c.heartbeat_interval == 0.5); /* the environment wins over .env */
 	CHECK_EQ_INT(c.vpn_mode, NODE_VPN_HUB);
+	{
+		const char *env2[] = { "VPN_INTERFACE_NAME", "wgx1", "VPN_LISTEN_PORT", "51999", NULL };
+		struct node_config c2;
+
+		CHECK_EQ_INT(load(NULL, env2, &c2, err), 0);
+		CHECK_STR(c2.vpn_interface, "wgx1");
+		CHECK_EQ_INT(c2.vpn_listen_port, 51999);
+	}
 	CHECK(c.leader_grace_sec == 3 * 0.5 + 2);
 	node_config_clear(&c);
 	CHECK(sodium_is_zero((uint8_t *)&c, sizeof(c)));
@@ -93,6 +104,8 @@ static void test_config_bad_values_name_the_variable(void)
 		{ "LISTEN_ADDR", "example.com:4747", "LISTEN_ADDR: want ip:port" },
 		{ "PUBLIC_ADDR", "host:99999", "PUBLIC_ADDR: bad port" },
 		{ "VPN_LISTEN_PORT", "0", "VPN_LISTEN_PORT: must be a number" },
+		{ "VPN_INTERFACE_NAME", "wg/0", "VPN_INTERFACE_NAME: want an interface name" },
+		{ "VPN_INTERFACE_NAME", "a-very-long-interface", "VPN_INTERFACE_NAME: longer than 15" },
 		{ "ENABLE_BG_SPEEDTEST", "yes", "ENABLE_BG_SPEEDTEST: must be a number" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
