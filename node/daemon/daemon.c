@@ -264,6 +264,7 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 	{
 		struct node_telemetry_env te = {
 			loop, cfg, &d->st, d->node_id, d->srv, d->cli, on_announce_reboot, d,
+			node_overlay_interface(d->ov), /* "" without an overlay */
 		};
 
 		if ((r = node_telemetry_new(&te, &d->tel, err, errlen)))

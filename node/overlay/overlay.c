@@ -651,6 +651,11 @@ void node_overlay_free(struct node_overlay *ov)
 
 /* ---- views ---- */
 
+const char *node_overlay_interface(const struct node_overlay *ov)
+{
+	return ov ? ov->vc.interface : "";
+}
+
 cJSON *node_overlay_status_json(const struct node_overlay *ov)
 {
 	cJSON *o = cJSON_CreateObject();

@@ -54,6 +54,9 @@ cJSON *node_overlay_show_json(struct node_overlay *ov);
 typedef void (*node_overlay_peer_fn)(void *ctx, const char *name, const char *pubkey_b64,
 				     uint64_t rx_bytes, uint64_t tx_bytes, int64_t handshake);
 int node_overlay_each_peer(struct node_overlay *ov, node_overlay_peer_fn fn, void *ctx);
+/* The interface the device runs on (vpn.json or VPN_INTERFACE_NAME); "" for
+ * ov NULL. Telemetry reports it apart from the other interfaces. */
+const char *node_overlay_interface(const struct node_overlay *ov);
 /* 1 when node_id is the network's hub (it cannot be removed). */
 int node_overlay_is_hub(const struct node_state *st, const char *node_id);
 void node_overlay_free(struct node_overlay *ov);

@@ -439,7 +439,12 @@ int node_telemetry_new(const struct node_telemetry_env *env, struct node_telemet
 	t->env = *env;
 	t->cfg = env->cfg;
 	t->n_peers = -1;
-	if (env->cfg->vpn_mode != NODE_VPN_NONE)
+	/* The embedded device's interface wins: the overlay's mode lives in the
+	 * state (init --vpn-mode), not in VPN_MODE, which only names a device
+	 * another program runs. */
+	if (env->overlay_if && env->overlay_if[0])
+		snprintf(t->overlay_if, sizeof(t->overlay_if), "%s", env->overlay_if);
+	else if (env->cfg->vpn_mode != NODE_VPN_NONE)
 		snprintf(t->overlay_if, sizeof(t->overlay_if), "%s", env->cfg->vpn_interface);
 	snprintf(t->hist_path, sizeof(t->hist_path), "%s/telemetry.bin", env->cfg->state_dir);
 	r = -ENOMEM;

@@ -48,6 +48,11 @@ struct node_telemetry_env {
 	/* tells the peers this node reboots (the cluster's Leave with a reason) */
 	void (*announce_reboot)(void *ctx);
 	void *announce_ctx;
+	/* The interface of the WireGuard device running inside constellad (the
+	 * overlay's, from the state), reported apart from `net`. NULL or "":
+	 * none runs here, and VPN_MODE / VPN_INTERFACE_NAME name an overlay
+	 * interface run by another program, if any. */
+	const char *overlay_if;
 };
 
 struct node_telemetry;

@@ -3,9 +3,12 @@
  * daemon-side hook is set (as the integrator wires the embedded WireGuard
  * device), GetStats over the signed RPC carries the overlay's per-peer
  * figures; a provider that fails gives "peers": null, not stale figures;
- * and without VPN_MODE the overlay is null. */
+ * the embedded device's interface (the overlay's, from the state) is the
+ * overlay without any VPN_MODE, and is left out of `net`; without either
+ * the overlay is null. */
 #include <errno.h>
 #include <math.h>
+#include <net/if.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +101,8 @@ static void get_stats_after(struct fixture *f, double secs)
 	ev_timer_stop(f->loop, &t);
 }
 
-static int setup(struct fixture *f, const char **env)
+/* overlay_if: the embedded device's interface, as the daemon passes it */
+static int setup(struct fixture *f, const char **env, const char *overlay_if)
 {
 	struct rpc_server_config sc = { .listen_addr = "127.0.0.1:0" };
 	struct node_peer me = { .name = "alpha", .addr = "127.0.0.1:1" };
@@ -125,7 +129,7 @@ static int setup(struct fixture *f, const char **env)
 		return r;
 	snprintf(f->addr, sizeof(f->addr), "127.0.0.1:%u", rpc_server_port(f->srv));
 	te = (struct node_telemetry_env){ f->loop, &f->cfg, &f->st, f->self, f->srv, f->cli, NULL,
-					  NULL };
+					  NULL, overlay_if };
 	if ((r = node_telemetry_new(&te, &f->tel, err, sizeof(err))))
 		fprintf(stderr, "  telemetry: %s\n", err);
 	return r;
@@ -158,7 +162,7 @@ static void test_getstats_carries_the_overlay_peers(void)
 	struct fixture f;
 	const cJSON *ov, *peers, *p;
 
-	if (setup(&f, env)) {
+	if (setup(&f, env, NULL)) {
 		CHECK(0);
 		teardown(&f);
 		return;
@@ -191,7 +195,7 @@ static void test_no_vpn_no_overlay(void)
 	static const char *env[] = { "SAMPLE_EVERY_SEC", "1", NULL };
 	struct fixture f;
 
-	if (setup(&f, env)) {
+	if (setup(&f, env, NULL)) {
 		CHECK(0);
 		teardown(&f);
 		return;
@@ -204,12 +208,54 @@ static void test_no_vpn_no_overlay(void)
 	teardown(&f);
 }
 
+/* The overlay's mode is in the state (init --vpn-mode hub), not in
+ * VPN_MODE: the daemon names the device's interface, and that is the
+ * overlay. One of the host's own interfaces (not lo: `net` never lists
+ * it) stands in for the device's, so its figures are present and it must
+ * leave `net`; a host with lo alone gets a name that does not exist. */
+static void test_embedded_interface_without_vpn_mode(void)
+{
+	static const char *env[] = { "SAMPLE_EVERY_SEC", "1", NULL };
+	struct if_nameindex *ifs = if_nameindex();
+	char ifname[IF_NAMESIZE] = "wgt9";
+	struct fixture f;
+	const cJSON *ov, *x;
+	int real = 0;
+
+	for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+		if (strcmp(i->if_name, "lo")) {
+			snprintf(ifname, sizeof(ifname), "%s", i->if_name);
+			real = 1;
+			break;
+		}
+	if_freenameindex(ifs);
+	if (setup(&f, env, ifname)) {
+		CHECK(0);
+		teardown(&f);
+		return;
+	}
+	node_telemetry_set_overlay(f.tel, provider, &f);
+	get_stats_after(&f, 1.3);
+	CHECK(f.stats != NULL);
+	ov = jget(f.stats, "overlay");
+	CHECK(cJSON_IsObject(ov));
+	CHECK_STR(cJSON_GetStringValue(jget(ov, "iface")), ifname);
+	CHECK(cJSON_IsBool(jget(ov, "present")) && cJSON_IsTrue(jget(ov, "present")) == real);
+	CHECK(cJSON_IsNumber(jget(ov, "rx_bytes")) == real);
+	CHECK(cJSON_IsNumber(jget(ov, "rx_bytes_per_s")) == real);
+	CHECK_EQ_INT(cJSON_GetArraySize(jget(ov, "peers")), 2);
+	cJSON_ArrayForEach(x, jget(f.stats, "net"))
+		CHECK(strcmp(cJSON_GetStringValue(jget(x, "iface")), ifname) != 0);
+	teardown(&f);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	cst_log_init("test", CST_LOG_WARN);
 	RUN_TEST(test_getstats_carries_the_overlay_peers);
+	RUN_TEST(test_embedded_interface_without_vpn_mode);
 	RUN_TEST(test_no_vpn_no_overlay);
 	return TEST_DONE();
 }
