@@ -34,7 +34,7 @@ IPERF_PORT=5201
 COMMON=(SAMPLE_EVERY_SEC=1 HEARTBEAT_INTERVAL=0.5 SPEEDTEST_MAX_MB=100000)
 
 # ratio A B: A / B with 2 decimals; within A B F: 1/F <= A/B <= F
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 within() { [ "$(echo "$1 * $3 >= $2 && $1 <= $2 * $3" | bc)" = 1 ]; }
 # ifbytes NODE IFACE rx|tx: the kernel's byte counter of IFACE in NODE
 ifbytes() { nsx "$1" cat "/sys/class/net/$2/statistics/$3_bytes"; }
