@@ -120,9 +120,20 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	for (int i = 0; i < 100000 && !w.done; i++)
 		ev_run(loop, EVRUN_ONCE);
 	if (!w.done || w.err) {
-		if (w.err == -ECONNREFUSED || w.err == -ETIMEDOUT || !w.done)
-			fprintf(stderr, "constella join: seed %s unreachable (%s)\n", seed,
-				w.done ? strerror(-w.err) : "no answer");
+		/* Say what happened: an overloaded seed is not an unreachable one. */
+		if (!w.done)
+			fprintf(stderr, "constella join: seed %s: no answer\n", seed);
+		else if (w.err == -EBUSY)
+			fprintf(stderr, "constella join: seed %s is overloaded: %s; try again in a "
+				"moment\n", seed, w.message);
+		else if (w.err == -ECONNRESET)
+			fprintf(stderr, "constella join: seed %s answered nothing: %s\n", seed,
+				w.message);
+		else if (w.err == -ECONNREFUSED)
+			fprintf(stderr, "constella join: seed %s unreachable (connection refused: "
+				"is constellad running there?)\n", seed);
+		else if (w.err == -ETIMEDOUT || w.err == -EHOSTUNREACH)
+			fprintf(stderr, "constella join: seed %s unreachable (%s)\n", seed, w.message);
 		else if (w.err == -EREMOTEIO)
 			fprintf(stderr, "constella join: seed %s refused: %s\n", seed, w.message);
 		else

@@ -33,6 +33,22 @@ int node_gossip_get_age(const cJSON *o, double *out)
 	return 0;
 }
 
+static int gossip_digest_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct node_gossip_digest_entry *)a)->id,
+		      ((const struct node_gossip_digest_entry *)b)->id);
+}
+
+/* A number 0..2^53 in an array slot. */
+static int gossip_u64_at(const cJSON *v, uint64_t *out)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9007199254740992.0 ||
+	    v->valuedouble != floor(v->valuedouble))
+		return -EINVAL;
+	*out = (uint64_t)v->valuedouble;
+	return 0;
+}
+
 int node_gossip_parse_digest(const cJSON *arr, struct node_gossip_digest_entry **out, size_t *n)
 {
 	const cJSON *x;
@@ -48,29 +64,57 @@ int node_gossip_parse_digest(const cJSON *arr, struct node_gossip_digest_entry *
 	if (!(*out = calloc(cnt, sizeof(**out))))
 		return -ENOMEM;
 	cJSON_ArrayForEach(x, arr) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "id");
+		const cJSON *id = cJSON_GetArrayItem(x, 0);
 		struct node_gossip_digest_entry *d = &(*out)[i++];
+		uint64_t age_ms;
 
-		if (!cJSON_IsString(id) || !node_gossip_is_id(id->valuestring) ||
-		    node_gossip_get_u64(x, "gen", &d->gen) || node_gossip_get_u64(x, "hb", &d->hb) ||
-		    node_gossip_get_u64(x, "ver", &d->ver)) {
-			free(*out);
-			*out = NULL;
-			return -EINVAL;
-		}
+		if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 5 || !cJSON_IsString(id) ||
+		    !node_gossip_is_id(id->valuestring) ||
+		    gossip_u64_at(cJSON_GetArrayItem(x, 1), &d->gen) ||
+		    gossip_u64_at(cJSON_GetArrayItem(x, 2), &d->hb) ||
+		    gossip_u64_at(cJSON_GetArrayItem(x, 3), &age_ms) ||
+		    gossip_u64_at(cJSON_GetArrayItem(x, 4), &d->ver))
+			goto bad;
 		d->id = id->valuestring;
+		d->age = fmin((double)age_ms / 1000.0, 86400);
 	}
+	qsort(*out, cnt, sizeof(**out), gossip_digest_cmp);
+	for (i = 1; i < cnt; i++)
+		if (!strcmp((*out)[i - 1].id, (*out)[i].id))
+			goto bad;
 	*n = cnt;
 	return 0;
+bad:
+	free(*out);
+	*out = NULL;
+	return -EINVAL;
+}
+
+int node_gossip_digest_add(cJSON *arr, const char *id, uint64_t gen, uint64_t hb, double age,
+			   uint64_t ver)
+{
+	cJSON *e = cJSON_CreateArray();
+
+	if (!e || !cJSON_AddItemToArray(arr, e))
+		goto fail;
+	if (!cJSON_AddItemToArray(e, cJSON_CreateString(id)) ||
+	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)gen)) ||
+	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)hb)) ||
+	    !cJSON_AddItemToArray(e, cJSON_CreateNumber(floor(fmin(fmax(age, 0), 86400) * 1000))) ||
+	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)ver)))
+		return -ENOMEM;
+	return 0;
+fail:
+	cJSON_Delete(e);
+	return -ENOMEM;
 }
 
 const struct node_gossip_digest_entry *node_gossip_digest_find(
 	const struct node_gossip_digest_entry *d, size_t n, const char *id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(d[i].id, id))
-			return &d[i];
-	return NULL;
+	struct node_gossip_digest_entry key = { .id = id };
+
+	return n ? bsearch(&key, d, n, sizeof(*d), gossip_digest_cmp) : NULL;
 }
 
 int node_gossip_parse_records(const cJSON *arr, struct node_peer **out, size_t *n, char *err,

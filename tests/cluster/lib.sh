@@ -1,7 +1,7 @@
 # Shared helpers for the cluster tests: N node namespaces, each with one veth
-# (eth0, 10.230.0.I/24) into a bridge that lives in an extra "switch"
-# namespace; daemons started, stopped and SIGKILLed by PID; partitions with
-# iptables inside the node namespaces; status polling with bounded waits; the
+# (eth0, 10.230.0.I) to an extra router namespace (see net_up); daemons
+# started, stopped and SIGKILLed by PID; partitions with iptables inside the
+# node namespaces; status polling with bounded waits; the
 # runner-log checker (runlog.py). Everything the test creates is removed by
 # the EXIT trap.
 #
@@ -45,13 +45,25 @@ ok() { echo "ok: $*"; }
 mono() { python3 -c 'import time; print(time.monotonic_ns())'; }
 addr() { echo "10.230.0.$1"; }
 
-# net_up N: the switch namespace with its bridge, and nodes 1..N
+# net_up N: the router namespace and nodes 1..N. Each node has one veth
+# (eth0, 10.230.0.I/32) to the router, which routes between them; the gateway
+# address 10.229.0.1 sits on every router port. Routed, not bridged: on a
+# bridge every node keeps an ARP entry for every node it talks to, and the
+# kernel's neighbour table is one table for all namespaces (gc_thresh3, 1024
+# entries by default): at about 33 nodes talking all to all it overflows
+# ("neighbour: arp_cache: neighbor table overflow!" in dmesg, ENOBUFS on
+# send) and breaks every namespace test on the machine. Routed, there are 2N
+# entries. TOPO=bridge builds the old bridge (10.230.0.I/24 on br0) instead.
 net_up() {
 	local i
 	ip netns add "$SW" && NSS+=("$SW") || { echo "FAIL: cannot create namespace $SW"; exit 1; }
 	ip -n "$SW" link set lo up
-	ip -n "$SW" link add br0 type bridge
-	ip -n "$SW" link set br0 up
+	if [ "${TOPO:-routed}" = bridge ]; then
+		ip -n "$SW" link add br0 type bridge
+		ip -n "$SW" link set br0 up
+	else
+		ip netns exec "$SW" sysctl -qw net.ipv4.ip_forward=1
+	fi
 	for i in $(seq "$1"); do
 		NS[$i]=cs$SUF-n$i
 		ip netns add "${NS[$i]}" && NSS+=("${NS[$i]}") || { echo "FAIL: namespace ${NS[$i]}"; exit 1; }
@@ -59,17 +71,25 @@ net_up() {
 		# Both ends are created directly in their namespaces: the names
 		# never meet the host's or another test's.
 		ip link add eth0 netns "${NS[$i]}" type veth peer name p$i netns "$SW"
-		ip -n "$SW" link set p$i master br0
 		ip -n "$SW" link set p$i up
-		ip -n "${NS[$i]}" addr add "$(addr "$i")/24" dev eth0
 		ip -n "${NS[$i]}" link set eth0 up
+		if [ "${TOPO:-routed}" = bridge ]; then
+			ip -n "$SW" link set p$i master br0
+			ip -n "${NS[$i]}" addr add "$(addr "$i")/24" dev eth0
+		else
+			ip -n "$SW" addr add 10.229.0.1/32 dev p$i
+			ip -n "$SW" route add "$(addr "$i")/32" dev p$i
+			ip -n "${NS[$i]}" addr add "$(addr "$i")/32" dev eth0
+			ip -n "${NS[$i]}" route add 10.229.0.1/32 dev eth0
+			ip -n "${NS[$i]}" route add default via 10.229.0.1 dev eth0
+		fi
 	done
-	# The bridge forwards once its ports are up; prove it before going on.
+	# Forwarding works once the ports are up; prove it before going on.
 	for _ in $(seq 50); do
 		ip netns exec "${NS[1]}" ping -c1 -W1 "$(addr "$1")" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "FAIL: bridge does not forward between node 1 and node $1"; exit 1
+	echo "FAIL: node 1 cannot reach node $1"; exit 1
 }
 
 # nsx I CMD...: run CMD in node I's namespace

@@ -164,44 +164,151 @@ static void test_mship_down_after_silence_and_suspicion_until_direct_word(void)
 {
 	struct node_mship m;
 
-	node_mship_init(&m, A, 1, 6, 0);
-	CHECK_EQ_INT(node_mship_status(&m, B, 1), NODE_MSHIP_UNKNOWN);
-	CHECK_EQ_INT(node_mship_status(&m, B, 7), NODE_MSHIP_DOWN);
-	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 1, 7), 1);
-	CHECK_EQ_INT(node_mship_status(&m, B, 7), NODE_MSHIP_ALIVE);
-	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 0, 9), 0); /* no advance */
-	CHECK_EQ_INT(node_mship_status(&m, B, 13), NODE_MSHIP_ALIVE);
-	CHECK_EQ_INT(node_mship_status(&m, B, 13.1), NODE_MSHIP_DOWN);
-	CHECK_EQ_INT(node_mship_observe(&m, B, 4, 99, 0, 14), 0); /* older generation */
-	CHECK_EQ_INT(node_mship_observe(&m, B, 6, 0, 0, 14), 1);  /* restarted */
-	node_mship_suspect(&m, B);
-	CHECK_EQ_INT(node_mship_status(&m, B, 14), NODE_MSHIP_DOWN);
-	node_mship_observe(&m, B, 6, 1, 0, 15); /* relayed: still suspect */
-	CHECK_EQ_INT(node_mship_status(&m, B, 15), NODE_MSHIP_DOWN);
-	node_mship_observe(&m, B, 6, 2, 1, 16);
-	CHECK_EQ_INT(node_mship_status(&m, B, 16), NODE_MSHIP_ALIVE);
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* never heard: unknown, and it stays so (no evidence it ever ran) */
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 1), NODE_MSHIP_UNKNOWN);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 100), NODE_MSHIP_UNKNOWN);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 0, 1, 7), 1);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 7), NODE_MSHIP_ALIVE);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 0, 0, 9), 0); /* no advance */
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 13), NODE_MSHIP_ALIVE);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 13.1), NODE_MSHIP_DOWN);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 4, 99, 0, 0, 14), 0); /* older generation */
+	CHECK_EQ_INT(node_mship_observe(&m, B, 6, 0, 0, 0, 14), 1);  /* restarted */
+	node_mship_suspect(&m, B, NODE_MSHIP_LEASE_LAPSED);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 14), NODE_MSHIP_DOWN);
+	node_mship_observe(&m, B, 6, 1, 0, 0, 15); /* relayed: still suspect */
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 15), NODE_MSHIP_DOWN);
+	node_mship_observe(&m, B, 6, 2, 0, 1, 16);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 16), NODE_MSHIP_ALIVE);
 	node_mship_deinit(&m);
 }
 
-static void test_mship_leader_is_smallest_priority_then_id_among_not_down(void)
+static void test_mship_relayed_counter_counts_from_when_it_was_fresh(void)
+{
+	struct node_mship m;
+
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* relayed, 5 s old: alive for one more second only */
+	CHECK_EQ_INT(node_mship_observe(&m, B, 9, 3, 5, 0, 20), 1);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 21), NODE_MSHIP_ALIVE);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 21.1), NODE_MSHIP_DOWN);
+	/* a dead node's last counter, relayed late, is down at once */
+	CHECK_EQ_INT(node_mship_observe(&m, C, 9, 3, 30, 0, 20), 1);
+	CHECK_EQ_INT(node_mship_status(&m, C, 3, 20), NODE_MSHIP_DOWN);
+	node_mship_deinit(&m);
+}
+
+static void test_mship_record_without_counter_is_no_evidence(void)
+{
+	struct node_mship m;
+
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* a digest entry for a member whose daemon never ran: gen 0 */
+	CHECK_EQ_INT(node_mship_observe(&m, B, 0, 0, 0, 0, 20), 0);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 0, 7, 0, 0, 20), 0);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 20), NODE_MSHIP_UNKNOWN);
+	node_mship_deinit(&m);
+}
+
+static void test_mship_fail_timeout_grows_with_log_of_members(void)
+{
+	struct node_mship m;
+
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	CHECK(node_mship_fail_after(&m, 4) == 6);
+	CHECK(node_mship_fail_after(&m, 16) == 6);
+	CHECK(node_mship_fail_after(&m, 17) == 7);
+	CHECK(node_mship_fail_after(&m, 100) == 9);
+	CHECK(node_mship_fail_after(&m, 1000) == 12);
+	node_mship_deinit(&m);
+}
+
+static void add_peer(struct node_state *st, const char *name, const char *id, int prio)
+{
+	struct node_peer p = { 0 };
+
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.node_id, sizeof(p.node_id), "%s", id);
+	p.priority = prio;
+	node_state_upsert_peer(st, &p);
+}
+
+static void test_mship_leader_is_smallest_priority_then_id_among_alive(void)
 {
 	struct node_state st = { 0 };
 	struct node_mship m;
-	struct node_peer p = { 0 };
 
-	strcpy(p.name, "a"); strcpy(p.node_id, A); p.priority = 5;
-	node_state_upsert_peer(&st, &p);
-	strcpy(p.name, "b"); strcpy(p.node_id, B); p.priority = 1;
-	node_state_upsert_peer(&st, &p);
-	strcpy(p.name, "c"); strcpy(p.node_id, C); p.priority = 1;
-	node_state_upsert_peer(&st, &p);
-	node_mship_init(&m, A, 1, 6, 0);
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 1)].name, "b"); /* unknowns count */
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 7)].name, "a"); /* now down */
-	node_mship_observe(&m, C, 1, 1, 1, 7);
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 7)].name, "c");
-	node_mship_observe(&m, B, 1, 1, 1, 7);
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 7)].name, "b");
+	add_peer(&st, "a", A, 5);
+	add_peer(&st, "b", B, 1);
+	add_peer(&st, "c", C, 1);
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* starting, b and c not heard yet: a does not lead over them */
+	CHECK_EQ_INT(node_mship_leader(&m, &st, 1), -2);
+	/* after the startup window they are no evidence: a leads */
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 9)].name, "a");
+	node_mship_observe(&m, C, 1, 1, 0, 1, 9);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 9)].name, "c");
+	node_mship_observe(&m, B, 1, 1, 0, 1, 9);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 9)].name, "b");
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 15.1)].name, "a"); /* both down */
+	node_mship_deinit(&m);
+	node_state_clear(&st);
+}
+
+/* The issue's ghost: three nodes run, a fourth joins with the best
+ * priority but never starts. Its record (and digests naming it without a
+ * counter) reach everyone: the leader stays. */
+static void test_mship_ghost_member_never_leads(void)
+{
+	struct node_state st = { 0 };
+	struct node_mship m;
+
+	add_peer(&st, "a", A, 5);
+	add_peer(&st, "b", B, 5);
+	add_peer(&st, "g", "00000000000000000000000000000001", 0);
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	node_mship_observe(&m, B, 1, 1, 0, 1, 20);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 20)].name, "a");
+	node_mship_observe(&m, "00000000000000000000000000000001", 0, 0, 0, 0, 20);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 20)].name, "a");
+	CHECK_EQ_INT(node_mship_status(&m, "00000000000000000000000000000001", 3, 20),
+		     NODE_MSHIP_UNKNOWN);
+	node_mship_deinit(&m);
+	node_state_clear(&st);
+}
+
+static void test_mship_pick_draws_alive_members_and_sometimes_others(void)
+{
+	struct node_state st = { 0 };
+	struct node_mship m;
+	size_t out[3], n, hits[8] = { 0 }, others = 0;
+	char id[NODE_ID_HEX + 1];
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(id, sizeof(id), "%032x", i + 1);
+		add_peer(&st, id, id, 0);
+	}
+	node_mship_init(&m, st.peers[0].node_id, 1, 6, 1, 8, 0);
+	node_mship_seed(&m, 42);
+	/* nobody heard yet: anyone */
+	CHECK_EQ_INT(node_mship_pick(&m, &st, 2, 100, out), 2);
+	for (int i = 1; i < 6; i++)
+		node_mship_observe(&m, st.peers[i].node_id, 1, 1, 0, 1, 100);
+	for (int r = 0; r < 6000; r++) {
+		n = node_mship_pick(&m, &st, 2, 100, out);
+		CHECK(n == 2 || n == 3);
+		CHECK(out[0] != out[1] && out[0] != 0 && out[1] != 0);
+		for (size_t j = 0; j < n; j++) {
+			hits[out[j]]++;
+			others += out[j] >= 6;
+		}
+	}
+	/* alive 1..5 about 6000 * 2 / 5 each; the 2 others, with probability
+	 * 2 / 6 per round, about 2000 draws */
+	for (int i = 1; i < 6; i++)
+		CHECK(hits[i] > 2100 && hits[i] < 2700);
+	CHECK(others > 1800 && others < 2200);
 	node_mship_deinit(&m);
 	node_state_clear(&st);
 }
@@ -260,7 +367,7 @@ static void sim_boot(int i, double now)
 	snprintf(sn[i].id, sizeof(sn[i].id), "%032x", i + 1);
 	sn[i].up = 1;
 	sn[i].gen++;
-	node_mship_init(&sn[i].m, sn[i].id, sn[i].gen, 6, now);
+	node_mship_init(&sn[i].m, sn[i].id, sn[i].gen, 6, 1, 8, now);
 	node_lease_init(&sn[i].l, sn[i].id, 4, 8, now);
 	sn[i].next_hb = now + 2 * rnd();
 	sn[i].asked = -1e9;
@@ -295,12 +402,12 @@ static void sim_deliver(double now, double loss)
 		}
 		switch (m.kind) {
 		case 0:
-			node_mship_observe(&d->m, sn[m.from].id, m.gen, m.hb, 1, now);
+			node_mship_observe(&d->m, sn[m.from].id, m.gen, m.hb, 0, 1, now);
 			break;
 		case 1:
 			if (node_lease_on_claim(&d->l, m.holder, m.epoch, now, &acts) ==
 			    NODE_LEASE_ACCEPT) {
-				node_mship_unsuspect(&d->m, m.holder);
+				node_mship_unsuspect(&d->m, m.holder, now);
 				sim_send((struct sim_msg){ .kind = 2, .from = m.to, .to = m.from,
 							   .epoch = m.epoch, .sent_at = m.sent_at },
 					 now, loss);
@@ -348,7 +455,7 @@ static void sim_tick(int i, const struct node_state *st, double now, double loss
 	int li;
 
 	if (node_lease_expired(&s->l, now))
-		node_mship_suspect(&s->m, s->l.holder);
+		node_mship_suspect(&s->m, s->l.holder, NODE_MSHIP_LEASE_LAPSED);
 	if (!s->l.settled && now - s->asked >= 1) {
 		s->asked = now;
 		for (int j = 0; j < SIM_N; j++)
@@ -366,7 +473,9 @@ static void sim_tick(int i, const struct node_state *st, double now, double loss
 	}
 	li = node_mship_leader(&s->m, st, now);
 	for (int j = 0; j < SIM_N; j++)
-		if (j != i && node_mship_status(&s->m, sn[j].id, now) != NODE_MSHIP_DOWN)
+		if (j != i && (node_mship_status(&s->m, sn[j].id, SIM_N, now) == NODE_MSHIP_ALIVE ||
+			       (node_mship_starting(&s->m, now) &&
+				node_mship_status(&s->m, sn[j].id, SIM_N, now) == NODE_MSHIP_UNKNOWN)))
 			alive[na++] = sn[j].id;
 	acts = node_lease_step(&s->l, li == i, alive, na, now);
 	if (acts & (NODE_LEASE_SEND_CLAIM | NODE_LEASE_SEND_RELEASE)) {
@@ -543,7 +652,12 @@ int main(void)
 	RUN_TEST(test_lease_holder_that_no_longer_leads_releases_and_leader_takes_it_at_once);
 	RUN_TEST(test_lease_restart_waits_for_grace_unless_it_hears_the_lease);
 	RUN_TEST(test_mship_down_after_silence_and_suspicion_until_direct_word);
-	RUN_TEST(test_mship_leader_is_smallest_priority_then_id_among_not_down);
+	RUN_TEST(test_mship_relayed_counter_counts_from_when_it_was_fresh);
+	RUN_TEST(test_mship_record_without_counter_is_no_evidence);
+	RUN_TEST(test_mship_fail_timeout_grows_with_log_of_members);
+	RUN_TEST(test_mship_leader_is_smallest_priority_then_id_among_alive);
+	RUN_TEST(test_mship_ghost_member_never_leads);
+	RUN_TEST(test_mship_pick_draws_alive_members_and_sometimes_others);
 	RUN_TEST(test_lease_simulated_network_never_runs_two_bots);
 	RUN_TEST(test_lease_simulated_partition_and_heal);
 	return TEST_DONE();
