@@ -72,20 +72,34 @@ static void print_table(const cJSON *doc, int64_t now)
 	const cJSON *p;
 
 	printf("network %s  owner %s\n", jstr(doc, "network_id"), jstr(doc, "owner_username"));
-	printf("%-20s %-8s %-24s %-6s %-10s %s\n", "NAME", "NODE_ID", "ADDRESS", "STATUS",
-	       "LAST SEEN", "MARKS");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "clock_outlier")))
+		printf("warning: most members refuse this node's clock (see CLOCK): fix its time "
+		       "(NTP); it will not lead meanwhile\n");
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "state_saved")))
+		printf("warning: the state file cannot be saved (see the daemon's log); the "
+		       "previous one is kept\n");
+	printf("%-20s %-8s %-24s %-7s %-10s %-8s %s\n", "NAME", "NODE_ID", "ADDRESS", "STATUS",
+	       "LAST SEEN", "CLOCK", "MARKS");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "peers")) {
-		char seen[32] = "never";
+		char seen[32] = "never", clk[16] = "-";
 		int64_t ls = (int64_t)jnum(p, "last_seen");
+		const cJSON *off = cJSON_GetObjectItemCaseSensitive(p, "clock_offset_s");
+		const char *detail = jstr(p, "detail");
 
 		if (ls)
 			snprintf(seen, sizeof(seen), "%llds ago",
 				 (long long)(now > ls ? now - ls : 0));
-		printf("%-20s %-8.8s %-24s %-6s %-10s %s%s%s\n", jstr(p, "name"), jstr(p, "node_id"),
-		       jstr(p, "addr"), jstr(p, "status"), seen,
+		/* its clock minus ours; "!" when requests are refused for it */
+		if (cJSON_IsNumber(off))
+			snprintf(clk, sizeof(clk), "%+.0fs%s", off->valuedouble,
+				 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "clock_skew")) ? "!"
+												  : "");
+		printf("%-20s %-8.8s %-24s %-7s %-10s %-8s %s%s%s%s%s\n", jstr(p, "name"),
+		       jstr(p, "node_id"), jstr(p, "addr"), jstr(p, "status"), seen, clk,
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "self")) ? "self " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader")) ? "leader " : "",
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease" : "");
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease " : "",
+		       detail[0] ? "- " : "", detail);
 	}
 }
 

@@ -298,7 +298,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	double now = cl_now();
 	const char **alive;
 	size_t n_alive = 0;
-	int li, starting = node_mship_starting(&c->ms, now), outlier;
+	int li, outlier;
 
 	(void)loop;
 	(void)revents;
@@ -347,14 +347,10 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	for (size_t i = 0; i < c->st->n_peers; i++) {
 		const char *id = c->st->peers[i].node_id;
-		enum node_mship_status s;
 
-		if (!strcmp(id, c->self))
-			continue;
-		s = node_mship_status(&c->ms, id, c->st->n_peers, now);
 		/* A member nobody has heard run is not waited for; while we are
 		 * starting, one we have not heard yet may still hold a lease. */
-		if (s == NODE_MSHIP_ALIVE || (starting && s == NODE_MSHIP_UNKNOWN))
+		if (node_mship_lease_waits_for(&c->ms, id, c->st->n_peers, now))
 			alive[n_alive++] = id;
 	}
 	cl_apply_actions(c, node_lease_step(&c->lease, li >= 0 && !strcmp(c->leader, c->self),
@@ -598,6 +594,8 @@ int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct
 			round, cfg->leader_grace_sec, now);
 	randombytes_buf(&seed, sizeof(seed));
 	node_mship_seed(&c->ms, seed);
+	for (size_t i = 0; i < st->n_peers; i++)
+		node_mship_known_at_start(&c->ms, st->peers[i].node_id);
 	node_lease_init(&c->lease, self_id, cfg->bot_lease_ttl, cfg->leader_grace_sec, now);
 	if (st->lease_owner[0])
 		node_lease_restore(&c->lease, st->lease_owner, st->lease_epoch, now);

@@ -19,7 +19,9 @@
  *
  * A new holder starts its runner only once every peer it believes alive has
  * acknowledged its claim (the "preparing" step): two nodes that both think
- * they lead resolve it by the lease order before either runs.
+ * they lead resolve it by the lease order before either runs. A peer that
+ * comes alive while the runner runs gets ttl from then to acknowledge
+ * (lease_admit_new in lease.c says why that is safe).
  *
  * Pure state machine: time is an argument (seconds on a monotonic clock),
  * messages are the caller's business. */

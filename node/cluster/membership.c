@@ -128,6 +128,14 @@ struct node_mship_entry *node_mship_entry(struct node_mship *m, const char *id)
 	return e;
 }
 
+void node_mship_known_at_start(struct node_mship *m, const char *id)
+{
+	struct node_mship_entry *e = strcmp(id, m->self) ? node_mship_entry(m, id) : NULL;
+
+	if (e)
+		e->at_start = 1;
+}
+
 const struct node_mship_entry *node_mship_get(const struct node_mship *m, const char *id)
 {
 	return mship_find(m, id);
@@ -227,6 +235,20 @@ int node_mship_starting(const struct node_mship *m, double now)
 	return now - m->started < m->grace;
 }
 
+int node_mship_lease_waits_for(const struct node_mship *m, const char *id, size_t n, double now)
+{
+	const struct node_mship_entry *e = mship_find(m, id);
+
+	switch (node_mship_status(m, id, n, now)) {
+	case NODE_MSHIP_ALIVE:
+		return strcmp(id, m->self) != 0;
+	case NODE_MSHIP_UNKNOWN:
+		return node_mship_starting(m, now) && e && e->at_start;
+	default:
+		return 0;
+	}
+}
+
 static int mship_ranks_before(const struct node_peer *a, const struct node_peer *b)
 {
 	return a->priority < b->priority ||
@@ -253,7 +275,10 @@ int node_mship_leader(const struct node_mship *m, const struct node_state *st, d
 		for (size_t i = 0; i < st->n_peers; i++) {
 			const struct node_peer *p = &st->peers[i];
 
-			if ((int)i != self && mship_ranks_before(p, &st->peers[self]) &&
+			const struct node_mship_entry *e = mship_find(m, p->node_id);
+
+			if ((int)i != self && e && e->at_start &&
+			    mship_ranks_before(p, &st->peers[self]) &&
 			    node_mship_status(m, p->node_id, st->n_peers, now) == NODE_MSHIP_UNKNOWN)
 				return -2;
 		}

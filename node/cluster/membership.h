@@ -53,6 +53,7 @@ struct node_mship_entry {
 	double heard;     /* when that counter was fresh, on our clock */
 	double direct;    /* last time it spoke to us itself (-inf: never) */
 	enum node_mship_why suspect;
+	int at_start;     /* a member when this node started */
 	/* Clocks (filled by the cluster engine): wall-clock offset of the
 	 * member from ours, in seconds (theirs - ours), when measured. */
 	double clock_offset, clock_at;   /* clock_at -inf: never measured */
@@ -77,6 +78,10 @@ void node_mship_init(struct node_mship *m, const char *self, uint64_t gen, doubl
 		     double round, double grace, double now);
 void node_mship_deinit(struct node_mship *m);
 void node_mship_seed(struct node_mship *m, uint64_t seed);
+/* id was a member when this node started: while starting, this node does
+ * not lead over it before hearing it. (A member that joins later brings its
+ * counter with it once it runs.) */
+void node_mship_known_at_start(struct node_mship *m, const char *id);
 /* Our own next heartbeat. */
 void node_mship_beat(struct node_mship *m);
 /* A counter for id, heard directly from it (age 0) or relayed (age:
@@ -105,9 +110,15 @@ const char *node_mship_status_str(enum node_mship_status s);
 /* This node started less than grace seconds ago. */
 int node_mship_starting(const struct node_mship *m, double now);
 
+/* The bot lease waits for this member's acknowledgements: it is ALIVE, or
+ * this node is starting and the member was one at its start and is not
+ * heard yet (it may hold the lease). */
+int node_mship_lease_waits_for(const struct node_mship *m, const char *id, size_t n, double now);
+
 /* The leader: the smallest (priority, node_id) among self and the ALIVE
- * members. While this node is starting, an UNKNOWN member ranked above it
- * keeps it from leading (-2: no leader yet). Returns the index into
+ * members. While this node is starting, an UNKNOWN member that was a member
+ * when it started and ranks above it keeps it from leading (-2: no leader
+ * yet). Returns the index into
  * st->peers, -1 when self is not in st, -2 for none yet. */
 int node_mship_leader(const struct node_mship *m, const struct node_state *st, double now);
 

@@ -32,6 +32,7 @@ FAILS=0
 
 cleanup() {
 	set +e
+	declare -F test_cleanup >/dev/null && test_cleanup
 	for i in "${!DPID[@]}"; do kill -9 "${DPID[$i]}" 2>/dev/null; done
 	for i in "${!DPID[@]}"; do wait "${DPID[$i]}" 2>/dev/null; done
 	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
@@ -245,6 +246,21 @@ heal() {
 	local i
 	for i in $1; do nsx "$i" iptables -F INPUT; nsx "$i" iptables -F OUTPUT; done
 }
+
+# loss_on P "I J ...": each listed node's link drops a random fraction P of
+# the packets, each way (iptables statistic match: this kernel has no
+# netem); loss_off "I J ...": every loss rule removed
+loss_on() {
+	local i
+	for i in $2; do
+		nsx "$i" iptables -A INPUT -i eth0 -m statistic --mode random --probability "$1" -j DROP
+		nsx "$i" iptables -A OUTPUT -o eth0 -m statistic --mode random --probability "$1" -j DROP
+	done
+}
+loss_off() { heal "$1"; }
+
+# count_in_logs PATTERN: lines matching PATTERN in all daemon logs
+count_in_logs() { cat "$WORK"/n*.log 2>/dev/null | grep -c -- "$1"; }
 
 # runlog ARGS...: the runner-log checker; KILLS are passed along
 runlog() {

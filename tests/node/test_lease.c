@@ -143,6 +143,28 @@ static void test_lease_holder_that_no_longer_leads_releases_and_leader_takes_it_
 	node_lease_deinit(&n);
 }
 
+/* A member that comes alive while the runner runs gets ttl to acknowledge:
+ * the runner does not stop the moment it appears. */
+static void test_lease_member_coming_alive_gets_ttl_to_acknowledge(void)
+{
+	struct node_lease l;
+	const char *one[] = { B }, *two[] = { B, C };
+
+	node_lease_init(&l, A, 4, 0, 0);
+	node_lease_step(&l, 1, one, 1, 0);
+	node_lease_on_ack(&l, B, 1, 0);
+	CHECK(node_lease_step(&l, 1, one, 1, 0.1) & NODE_LEASE_START);
+	node_lease_on_ack(&l, B, 1, 1);
+	CHECK_EQ_INT(node_lease_step(&l, 1, two, 2, 1.5) & NODE_LEASE_STOP, 0); /* C appears */
+	node_lease_on_ack(&l, B, 1, 2);
+	node_lease_on_ack(&l, B, 1, 3);
+	node_lease_on_ack(&l, B, 1, 4);
+	CHECK_EQ_INT(node_lease_step(&l, 1, two, 2, 5.0) & NODE_LEASE_STOP, 0);
+	/* C never acknowledged: stopped before 1.5 + ttl */
+	CHECK(node_lease_step(&l, 1, two, 2, 5.3) & NODE_LEASE_STOP);
+	node_lease_deinit(&l);
+}
+
 static void test_lease_restart_waits_for_grace_unless_it_hears_the_lease(void)
 {
 	struct node_lease l;
@@ -243,8 +265,15 @@ static void test_mship_leader_is_smallest_priority_then_id_among_alive(void)
 	add_peer(&st, "b", B, 1);
 	add_peer(&st, "c", C, 1);
 	node_mship_init(&m, A, 1, 6, 1, 8, 0);
-	/* starting, b and c not heard yet: a does not lead over them */
+	/* b and c joined after a started: they bring their counters once
+	 * they run */
+	CHECK_EQ_INT(node_mship_leader(&m, &st, 1), 0);
+	/* starting, and b a member at start not heard yet: a does not lead
+	 * over it, and the lease waits for it */
+	node_mship_known_at_start(&m, B);
 	CHECK_EQ_INT(node_mship_leader(&m, &st, 1), -2);
+	CHECK(node_mship_lease_waits_for(&m, B, 3, 1) && !node_mship_lease_waits_for(&m, C, 3, 1));
+	CHECK(!node_mship_lease_waits_for(&m, B, 3, 9));
 	/* after the startup window they are no evidence: a leads */
 	CHECK_STR(st.peers[node_mship_leader(&m, &st, 9)].name, "a");
 	node_mship_observe(&m, C, 1, 1, 0, 1, 9);
@@ -368,6 +397,12 @@ static void sim_boot(int i, double now)
 	sn[i].up = 1;
 	sn[i].gen++;
 	node_mship_init(&sn[i].m, sn[i].id, sn[i].gen, 6, 1, 8, now);
+	for (int j = 0; j < SIM_N; j++) {
+		char id[NODE_ID_HEX + 1];
+
+		snprintf(id, sizeof(id), "%032x", j + 1);
+		node_mship_known_at_start(&sn[i].m, id);
+	}
 	node_lease_init(&sn[i].l, sn[i].id, 4, 8, now);
 	sn[i].next_hb = now + 2 * rnd();
 	sn[i].asked = -1e9;
@@ -473,9 +508,7 @@ static void sim_tick(int i, const struct node_state *st, double now, double loss
 	}
 	li = node_mship_leader(&s->m, st, now);
 	for (int j = 0; j < SIM_N; j++)
-		if (j != i && (node_mship_status(&s->m, sn[j].id, SIM_N, now) == NODE_MSHIP_ALIVE ||
-			       (node_mship_starting(&s->m, now) &&
-				node_mship_status(&s->m, sn[j].id, SIM_N, now) == NODE_MSHIP_UNKNOWN)))
+		if (j != i && node_mship_lease_waits_for(&s->m, sn[j].id, SIM_N, now))
 			alive[na++] = sn[j].id;
 	acts = node_lease_step(&s->l, li == i, alive, na, now);
 	if (acts & (NODE_LEASE_SEND_CLAIM | NODE_LEASE_SEND_RELEASE)) {
@@ -651,6 +684,7 @@ int main(void)
 	RUN_TEST(test_lease_lesser_claim_is_refused_and_greater_one_fences_the_holder);
 	RUN_TEST(test_lease_holder_that_no_longer_leads_releases_and_leader_takes_it_at_once);
 	RUN_TEST(test_lease_restart_waits_for_grace_unless_it_hears_the_lease);
+	RUN_TEST(test_lease_member_coming_alive_gets_ttl_to_acknowledge);
 	RUN_TEST(test_mship_down_after_silence_and_suspicion_until_direct_word);
 	RUN_TEST(test_mship_relayed_counter_counts_from_when_it_was_fresh);
 	RUN_TEST(test_mship_record_without_counter_is_no_evidence);
