@@ -24,7 +24,7 @@
 #define RPC_DEFAULT_MAX_PER_IP 16
 /* Client: at most this many connections to one peer at once (more calls
  * wait for one), kept open between calls. */
-#define RPC_CLIENT_CONNS_PER_PEER 2
+#define RPC_CLIENT_CONNS_PER_PEER 4
 #define RPC_DEFAULT_CONN_TIMEOUT_S 10
 #define RPC_DEFAULT_SKEW_S 15
 #define RPC_DEFAULT_HANDLER_TIMEOUT_S 60.0

@@ -8,7 +8,7 @@ PACKAGES=(
   libsodium-dev android-libboringssl-dev libb2-dev libcjson-dev libev-dev
   libcurl4-gnutls-dev libmicrohttpd-dev libmnl-dev
   wireguard-go wireguard-tools iproute2 iptables nftables iputils-ping iperf3
-  procps psmisc bc python3 curl ca-certificates jq
+  procps psmisc bc python3 curl ca-certificates jq faketime
 )
 
 missing=()

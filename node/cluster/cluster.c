@@ -353,8 +353,22 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		if (node_mship_lease_waits_for(&c->ms, id, c->st->n_peers, now))
 			alive[n_alive++] = id;
 	}
-	cl_apply_actions(c, node_lease_step(&c->lease, li >= 0 && !strcmp(c->leader, c->self),
-					    alive, n_alive, now));
+	{
+		int was_holding = c->lease.role == NODE_LEASE_HOLDING, lead = li >= 0 &&
+			!strcmp(c->leader, c->self), wi;
+		double sent;
+		unsigned acts;
+
+		wi = was_holding ? node_lease_weakest(&c->lease, alive, n_alive, &sent) : -1;
+		acts = node_lease_step(&c->lease, lead, alive, n_alive, now);
+		/* Say whom the runner could not renew with: that member is alive
+		 * for us but out of reach (or the network loses too much). */
+		if (was_holding && lead && (acts & NODE_LEASE_STOP) && wi >= 0)
+			cst_warn("bot runner paused: no acknowledgement from %s (%.8s) of a claim "
+				 "sent in the last %.1f s; claiming again", cl_name(c, alive[wi]),
+				 alive[wi], now - sent);
+		cl_apply_actions(c, acts);
+	}
 	free(alive);
 	if (!c->removed)
 		cl_persist_lease(c);
@@ -471,7 +485,7 @@ static void cl_status_detail(struct node_cluster *c, const char *id, enum node_m
 		snprintf(out, len, "clock skew: %s clock is %.0f s %s %s", e->skew_ours ? "our" : "its",
 			 fabs(e->clock_offset), e->skew_ours == (e->clock_offset > 0) ? "behind"
 										: "ahead of",
-			 e->skew_ours ? "its" : "ours");
+			 e->skew_ours ? "theirs" : "ours");
 		return;
 	}
 	if (s == NODE_MSHIP_UNKNOWN) {
@@ -602,6 +616,10 @@ int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct
 	else
 		c->lease.epoch = st->lease_epoch;
 	c->lease_timeout = fmin(cfg->rpc_timeout, cfg->bot_lease_ttl / 2);
+	/* A claim's acknowledgement keeps the runner going until its send
+	 * time + TTL (less the margin), however late it comes: under packet
+	 * loss a slow one is still worth waiting for. */
+	c->claim_timeout = cfg->bot_lease_ttl - c->lease.hold_margin;
 	c->gossip_timeout = fmin(cfg->rpc_timeout, fmax(2 * round, 1.0));
 	c->asked_lease = -INFINITY;
 	rpc_client_set_node_id(cli, self_id);

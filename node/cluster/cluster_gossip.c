@@ -151,18 +151,28 @@ static cJSON *cl_digest_json(struct node_cluster *c, double now)
 		const struct node_mship_entry *e = node_mship_get(&c->ms, p->node_id);
 
 		if (!strcmp(p->node_id, c->self))
-			node_gossip_digest_add(a, p->node_id, c->ms.gen, c->ms.hb, 0, p->ver);
+			node_gossip_digest_add(a, p->node_id, c->ms.gen, c->ms.hb, 0, p->ver,
+					       cl_ack_of(c, p->node_id));
 		else
 			node_gossip_digest_add(a, p->node_id, e ? e->gen : 0, e ? e->hb : 0,
-					       node_mship_age(&c->ms, e, now), p->ver);
+					       node_mship_age(&c->ms, e, now), p->ver,
+					       cl_ack_of(c, p->node_id));
 	}
 	return a;
 }
 
-/* The relayed counters of a digest from `from` (validated already). */
-static void cl_merge_counters(struct node_cluster *c, const char *from,
+/* The relayed counters of a digest from `from` (validated already), and
+ * the acceptances of its lease ("lease": [holder, epoch]) when it is ours. */
+static void cl_merge_counters(struct node_cluster *c, const char *from, const cJSON *msg,
 			      const struct node_gossip_digest_entry *dg, size_t n, double now)
 {
+	const cJSON *lease = cJSON_GetObjectItemCaseSensitive(msg, "lease");
+	const cJSON *lh = cJSON_GetArrayItem(lease, 0), *le = cJSON_GetArrayItem(lease, 1);
+	int acks = cJSON_IsArray(lease) && cJSON_IsString(lh) && cJSON_IsNumber(le) &&
+		   !strcmp(lh->valuestring, c->lease.holder) && le->valuedouble == (double)c->lease.epoch;
+
+	for (size_t i = 0; acks && i < n; i++)
+		cl_note_ack(c, dg[i].id, c->lease.holder, c->lease.epoch, dg[i].ack_ms);
 	for (size_t i = 0; i < n; i++) {
 		/* only members: an id we have no record of gets its counter in
 		 * a later round, once its record came */
@@ -175,9 +185,16 @@ static void cl_merge_counters(struct node_cluster *c, const char *from,
 
 static void cl_add_self(struct node_cluster *c, cJSON *o)
 {
+	cJSON *l;
+
 	cJSON_AddNumberToObject(o, "gen", (double)c->ms.gen);
 	cJSON_AddNumberToObject(o, "hb", (double)c->ms.hb);
 	cJSON_AddNumberToObject(o, "wall", floor(cl_wall() * 1000));
+	/* the lease whose acceptances the digest's ack_ms are */
+	if (c->lease.holder[0] && (l = cJSON_AddArrayToObject(o, "lease"))) {
+		cJSON_AddItemToArray(l, cJSON_CreateString(c->lease.holder));
+		cJSON_AddItemToArray(l, cJSON_CreateNumber((double)c->lease.epoch));
+	}
 }
 
 static int cl_parse_rmh(const cJSON *o, const char **out)
@@ -265,7 +282,7 @@ static void on_gossip_done(void *user, int err, const cJSON *result, const char 
 	if (c->removed)
 		goto out;
 	cl_merge_records(c, recs, n);
-	cl_merge_counters(c, k->peer, dg, nd, cl_now());
+	cl_merge_counters(c, k->peer, result, dg, nd, cl_now());
 	if ((to = node_state_find_peer(c->st, k->peer))) {
 		cl_push(c, to, cJSON_GetObjectItemCaseSensitive(result, "want"),
 			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "want_removed")));
@@ -336,7 +353,7 @@ static void m_gossip(void *user, const cJSON *params, struct rpc_call *call)
 		return;
 	}
 	cl_heard_direct(c, from->valuestring, params, 0);
-	cl_merge_counters(c, from->valuestring, dg, n, now);
+	cl_merge_counters(c, from->valuestring, params, dg, n, now);
 	reply = cJSON_CreateObject();
 	cl_add_self(c, reply);
 	want = cJSON_AddArrayToObject(reply, "want");
@@ -359,9 +376,13 @@ static void m_gossip(void *user, const cJSON *params, struct rpc_call *call)
 		int self = !strcmp(p->node_id, c->self);
 		uint64_t g = self ? c->ms.gen : e ? e->gen : 0, h = self ? c->ms.hb : e ? e->hb : 0;
 
-		if (g && (!d || cl_counter_newer(g, h, d->gen, d->hb)))
+		/* the ack is compared only when both speak of the same lease;
+		 * sending it again otherwise costs an entry, nothing more */
+		if (g && (!d || cl_counter_newer(g, h, d->gen, d->hb) ||
+			  cl_ack_of(c, p->node_id) > d->ack_ms))
 			node_gossip_digest_add(digest, p->node_id, g, h,
-					       self ? 0 : node_mship_age(&c->ms, e, now), p->ver);
+					       self ? 0 : node_mship_age(&c->ms, e, now), p->ver,
+					       cl_ack_of(c, p->node_id));
 		if (!d || p->ver > d->ver)
 			cJSON_AddItemToArray(recs, node_peer_to_json(p));
 	}

@@ -30,6 +30,7 @@ struct node_cluster {
 	char leader[NODE_ID_HEX + 1];
 	uint64_t runner_epoch; /* 0: the runner is not running */
 	double lease_timeout, gossip_timeout;
+	double claim_timeout;  /* an acknowledgement is of use until then */
 	double asked_lease;    /* last GetLease round while not settled */
 	int removed;
 	/* the state file: a failed save is retried until one succeeds */
@@ -45,6 +46,9 @@ struct node_cluster {
 	int outlier;           /* most members refuse us for clock skew */
 	struct cst_ratelimit rl_skew_in, rl_skew_out;
 	size_t limits_for;     /* member count the RPC limits were last set for */
+	/* our latest accepted claim (for the digests: acceptances travel) */
+	char self_ack_holder[NODE_ID_HEX + 1];
+	uint64_t self_ack_epoch, self_ack_ms;
 };
 
 /* One outgoing call: what its completion needs to know. */
@@ -80,6 +84,13 @@ void cl_gossip_round(struct node_cluster *c);
 int cl_tombstone(struct node_cluster *c, const char *id);
 
 /* cluster_lease.c */
+/* id's latest accepted claim of the lease we know (holder's clock, ms; 0
+ * none), for the digest. */
+uint64_t cl_ack_of(struct node_cluster *c, const char *id);
+/* id accepted the claim of (holder, epoch) sent at ack_ms (holder's clock),
+ * heard directly or relayed; the holder counts it as an acknowledgement. */
+void cl_note_ack(struct node_cluster *c, const char *id, const char *holder, uint64_t epoch,
+		 uint64_t ack_ms);
 int cl_lease_register(struct node_cluster *c);
 void cl_apply_actions(struct node_cluster *c, unsigned acts);
 void cl_ask_lease(struct node_cluster *c);

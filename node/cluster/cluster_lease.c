@@ -6,6 +6,7 @@
 #include "cluster_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,43 @@ out:
 	free(k);
 }
 
+uint64_t cl_ack_of(struct node_cluster *c, const char *id)
+{
+	const struct node_mship_entry *e;
+
+	if (!c->lease.holder[0])
+		return 0;
+	if (!strcmp(id, c->self))
+		return !strcmp(c->self_ack_holder, c->lease.holder) &&
+		       c->self_ack_epoch == c->lease.epoch ? c->self_ack_ms : 0;
+	e = node_mship_get(&c->ms, id);
+	return e && !strcmp(e->ack_holder, c->lease.holder) && e->ack_epoch == c->lease.epoch
+		       ? e->ack_ms : 0;
+}
+
+void cl_note_ack(struct node_cluster *c, const char *id, const char *holder, uint64_t epoch,
+		 uint64_t ack_ms)
+{
+	struct node_mship_entry *e;
+
+	if (!ack_ms || strcmp(holder, c->lease.holder) || epoch != c->lease.epoch ||
+	    !strcmp(id, c->self) || !node_state_find_peer(c->st, id) ||
+	    !(e = node_mship_entry(&c->ms, id)))
+		return;
+	if (strcmp(e->ack_holder, holder) || e->ack_epoch != epoch) {
+		snprintf(e->ack_holder, sizeof(e->ack_holder), "%s", holder);
+		e->ack_epoch = epoch;
+		e->ack_ms = 0;
+	}
+	if (ack_ms <= e->ack_ms)
+		return;
+	e->ack_ms = ack_ms;
+	/* Ours: the member accepted our claim sent then (our clock), whatever
+	 * path the news took; it cannot take over before that + TTL + TTL/8. */
+	if (!strcmp(holder, c->self))
+		node_lease_on_ack(&c->lease, id, epoch, (double)ack_ms / 1000.0);
+}
+
 void cl_send_lease(struct node_cluster *c, const char *method, rpc_done_fn done)
 {
 	cJSON *params = cJSON_CreateObject();
@@ -69,11 +107,15 @@ void cl_send_lease(struct node_cluster *c, const char *method, rpc_done_fn done)
 	cJSON_AddNumberToObject(params, "epoch", (double)c->lease.epoch);
 	cJSON_AddNumberToObject(params, "gen", (double)c->ms.gen);
 	cJSON_AddNumberToObject(params, "hb", (double)c->ms.hb);
+	/* our clock, for the acceptances relayed back to us (floored: an
+	 * acceptance never looks younger than it is) */
+	cJSON_AddNumberToObject(params, "sent", floor(cl_now() * 1000));
 	for (size_t i = 0; i < c->st->n_peers; i++) {
 		const struct node_peer *p = &c->st->peers[i];
 
 		if (strcmp(p->node_id, c->self))
-			cl_call(c, p, method, cJSON_Duplicate(params, 1), c->lease_timeout, done,
+			cl_call(c, p, method, cJSON_Duplicate(params, 1),
+				done == on_claim_done ? c->claim_timeout : c->lease_timeout, done,
 				c->lease.epoch);
 	}
 	cJSON_Delete(params);
@@ -116,9 +158,16 @@ static void m_try_acquire(void *user, const cJSON *params, struct rpc_call *call
 	cJSON_AddNumberToObject(o, "gen", (double)c->ms.gen);
 	cJSON_AddNumberToObject(o, "hb", (double)c->ms.hb);
 	if (node_lease_on_claim(&c->lease, holder, epoch, cl_now(), &acts) == NODE_LEASE_ACCEPT) {
+		uint64_t sent;
+
 		/* a renewal is its holder speaking to us: alive */
 		cl_heard_direct(c, holder, params, 0);
 		cJSON_AddBoolToObject(o, "accepted", 1);
+		if (!node_gossip_get_u64(params, "sent", &sent) && sent) {
+			snprintf(c->self_ack_holder, sizeof(c->self_ack_holder), "%s", holder);
+			c->self_ack_epoch = epoch;
+			c->self_ack_ms = sent;
+		}
 	} else {
 		cJSON_AddBoolToObject(o, "accepted", 0);
 		cJSON_AddStringToObject(o, "holder", c->lease.holder);

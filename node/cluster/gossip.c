@@ -68,12 +68,13 @@ int node_gossip_parse_digest(const cJSON *arr, struct node_gossip_digest_entry *
 		struct node_gossip_digest_entry *d = &(*out)[i++];
 		uint64_t age_ms;
 
-		if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 5 || !cJSON_IsString(id) ||
+		if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 6 || !cJSON_IsString(id) ||
 		    !node_gossip_is_id(id->valuestring) ||
 		    gossip_u64_at(cJSON_GetArrayItem(x, 1), &d->gen) ||
 		    gossip_u64_at(cJSON_GetArrayItem(x, 2), &d->hb) ||
 		    gossip_u64_at(cJSON_GetArrayItem(x, 3), &age_ms) ||
-		    gossip_u64_at(cJSON_GetArrayItem(x, 4), &d->ver))
+		    gossip_u64_at(cJSON_GetArrayItem(x, 4), &d->ver) ||
+		    gossip_u64_at(cJSON_GetArrayItem(x, 5), &d->ack_ms))
 			goto bad;
 		d->id = id->valuestring;
 		d->age = fmin((double)age_ms / 1000.0, 86400);
@@ -91,7 +92,7 @@ bad:
 }
 
 int node_gossip_digest_add(cJSON *arr, const char *id, uint64_t gen, uint64_t hb, double age,
-			   uint64_t ver)
+			   uint64_t ver, uint64_t ack_ms)
 {
 	cJSON *e = cJSON_CreateArray();
 
@@ -101,7 +102,8 @@ int node_gossip_digest_add(cJSON *arr, const char *id, uint64_t gen, uint64_t hb
 	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)gen)) ||
 	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)hb)) ||
 	    !cJSON_AddItemToArray(e, cJSON_CreateNumber(floor(fmin(fmax(age, 0), 86400) * 1000))) ||
-	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)ver)))
+	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)ver)) ||
+	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)ack_ms)))
 		return -ENOMEM;
 	return 0;
 fail:

@@ -225,6 +225,26 @@ static void lease_admit_new(struct node_lease *l, const char *const *alive, size
 	}
 }
 
+int node_lease_weakest(const struct node_lease *l, const char *const *alive, size_t n_alive,
+		       double *sent_at)
+{
+	int best = -1;
+
+	*sent_at = INFINITY;
+	for (size_t i = 0; i < n_alive; i++) {
+		double sent = -INFINITY;
+
+		for (size_t j = 0; j < l->n_acks; j++)
+			if (!strcmp(l->acks[j].node_id, alive[i]))
+				sent = l->acks[j].sent_at;
+		if (sent < *sent_at) {
+			*sent_at = sent;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
 int node_lease_expired(const struct node_lease *l, double now)
 {
 	return l->holder[0] && strcmp(l->holder, l->self) && !l->released &&

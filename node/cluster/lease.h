@@ -111,6 +111,12 @@ double node_lease_age(const struct node_lease *l, double now);
 unsigned node_lease_step(struct node_lease *l, int am_leader, const char *const *alive,
 			 size_t n_alive, double now);
 
+/* Among alive, the peer whose latest acknowledged claim is the oldest (the
+ * one the runner waits for): its index, and that claim's send time in
+ * *sent_at (-inf: none this epoch). -1 when alive is empty. */
+int node_lease_weakest(const struct node_lease *l, const char *const *alive, size_t n_alive,
+		       double *sent_at);
+
 /* The known lease belongs to another node, was not released, and has
  * surely expired by our clock: its holder stopped renewing. */
 int node_lease_expired(const struct node_lease *l, double now);

@@ -54,6 +54,10 @@ struct node_mship_entry {
 	double direct;    /* last time it spoke to us itself (-inf: never) */
 	enum node_mship_why suspect;
 	int at_start;     /* a member when this node started */
+	/* Its latest accepted claim of the lease this node knows (the cluster
+	 * engine keeps it): the holder's send time in ms, 0 none. */
+	char ack_holder[NODE_ID_HEX + 1];
+	uint64_t ack_epoch, ack_ms;
 	/* Clocks (filled by the cluster engine): wall-clock offset of the
 	 * member from ours, in seconds (theirs - ours), when measured. */
 	double clock_offset, clock_at;   /* clock_at -inf: never measured */

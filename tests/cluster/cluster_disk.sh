@@ -72,7 +72,7 @@ check_refused() { # DESC: the daemon must refuse to start, naming the file, and 
 }
 head -c 300 "$WORK/good.json" >"$MNT/n2/network_state.json"
 check_refused "truncated file" truncated
-sed 's/"peers"/"pee\x01rs"/' "$WORK/good.json" >"$MNT/n2/network_state.json"
+sed 's/"network_secret":/"network_secret"/' "$WORK/good.json" >"$MNT/n2/network_state.json"
 check_refused "corrupt file" corrupt
 cp "$WORK/good.json" "$MNT/n2/network_state.json"
 daemon_start 2 || finish

@@ -36,6 +36,8 @@ cleanup() {
 	for i in "${!DPID[@]}"; do kill -9 "${DPID[$i]}" 2>/dev/null; done
 	for i in "${!DPID[@]}"; do wait "${DPID[$i]}" 2>/dev/null; done
 	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	# KEEP_WORK=DIR keeps the logs and state files (debugging)
+	[ -n "${KEEP_WORK:-}" ] && cp -r "$WORK" "$KEEP_WORK" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -247,13 +249,13 @@ heal() {
 	for i in $1; do nsx "$i" iptables -F INPUT; nsx "$i" iptables -F OUTPUT; done
 }
 
-# loss_on P "I J ...": each listed node's link drops a random fraction P of
-# the packets, each way (iptables statistic match: this kernel has no
-# netem); loss_off "I J ...": every loss rule removed
+# loss_on P "I J ...": each listed node's link loses a random fraction P of
+# the packets it sends, as netem on the link's egress would (iptables
+# statistic match: this kernel has no netem), so every packet between two
+# nodes is lost with probability P; loss_off "I J ...": the rules removed
 loss_on() {
 	local i
 	for i in $2; do
-		nsx "$i" iptables -A INPUT -i eth0 -m statistic --mode random --probability "$1" -j DROP
 		nsx "$i" iptables -A OUTPUT -o eth0 -m statistic --mode random --probability "$1" -j DROP
 	done
 }
