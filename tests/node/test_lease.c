@@ -609,6 +609,148 @@ static double sim_run(unsigned seed, double loss, double *max_failover)
 	return gap;
 }
 
+/* ---- gossip at 100 nodes: the detection bound of docs/cluster.md ---- */
+
+#define GS_N 100
+
+struct gs_node {
+	struct node_mship m;
+	double next;
+	int up;
+};
+
+static struct gs_node gs[GS_N];
+static struct node_state gs_st;
+
+/* b learns everything a knows (a's own counter and every relayed one, with
+ * its age), as a Gossip exchange carries it. */
+static void gs_push(int a, int b, double now)
+{
+	struct node_mship *ma = &gs[a].m, *mb = &gs[b].m;
+
+	node_mship_observe(mb, ma->self, ma->gen, ma->hb, 0, 1, now);
+	for (size_t i = 0; i < ma->n; i++) {
+		const struct node_mship_entry *e = &ma->e[i];
+
+		if (e->gen)
+			node_mship_observe(mb, e->node_id, e->gen, e->hb,
+					   node_mship_age(ma, e, now), 0, now);
+	}
+}
+
+/* Runs GS_N nodes gossiping (round 1 s, fan-out 2, T_fail(100) = 9 s) with
+ * a fraction loss of the exchanges lost, kills node 0 at kill_at; returns
+ * the worst staleness of a live member's counter seen anywhere, and in
+ * *false_downs / *detect the false suspicions and the time until every node
+ * counted node 0 down. */
+static double gs_run(unsigned seed, double loss, double kill_at, int *false_downs,
+		     double *detect)
+{
+	double worst = 0, dt = 0.01, fail;
+	int all_down_at = -1;
+
+	rng = seed;
+	memset(gs, 0, sizeof(gs));
+	*false_downs = 0;
+	for (int i = 0; i < GS_N; i++) {
+		node_mship_init(&gs[i].m, gs_st.peers[i].node_id, 1, 6, 1, 8, 0);
+		node_mship_seed(&gs[i].m, seed * 1000 + (unsigned)i + 1);
+		gs[i].next = rnd();
+		gs[i].up = 1;
+	}
+	fail = node_mship_fail_after(&gs[0].m, GS_N);
+	for (int step = 0; step * dt < kill_at + 12; step++) {
+		double now = step * dt;
+		int downs = 0;
+
+		if (now >= kill_at)
+			gs[0].up = 0;
+		for (int i = 0; i < GS_N; i++) {
+			size_t out[3], k;
+
+			if (!gs[i].up || now < gs[i].next)
+				continue;
+			gs[i].next += 1;
+			node_mship_beat(&gs[i].m);
+			k = node_mship_pick(&gs[i].m, &gs_st, NODE_MSHIP_FANOUT, now, out);
+			for (size_t j = 0; j < k; j++) {
+				int b = (int)out[j];
+
+				if (!gs[b].up || rnd() < loss)
+					continue;
+				gs_push(i, b, now);
+				if (rnd() >= loss) /* the answer */
+					gs_push(b, i, now);
+			}
+		}
+		if (step % 10 || now < 15)
+			continue;
+		/* every 0.1 s: who counts the killed node down; every 0.5 s: how
+		 * old each node's newest counter of each live member is */
+		for (int i = 1; i < GS_N && !gs[0].up; i++)
+			downs += node_mship_status(&gs[i].m, gs_st.peers[0].node_id, GS_N, now) ==
+				 NODE_MSHIP_DOWN;
+		for (int i = 0; i < GS_N && step % 50 == 0; i++) {
+			if (!gs[i].up)
+				continue;
+			for (int x = 0; x < GS_N; x++) {
+				const struct node_mship_entry *e;
+
+				if (x == i || !gs[x].up)
+					continue;
+				e = node_mship_get(&gs[i].m, gs_st.peers[x].node_id);
+				if (!e)
+					continue;
+				worst = fmax(worst, now - e->heard);
+				*false_downs += node_mship_status(&gs[i].m, gs_st.peers[x].node_id,
+								  GS_N, now) != NODE_MSHIP_ALIVE;
+			}
+		}
+		if (!gs[0].up && downs == GS_N - 1 && all_down_at < 0)
+			all_down_at = step;
+	}
+	*detect = all_down_at < 0 ? INFINITY : all_down_at * dt - kill_at;
+	for (int i = 0; i < GS_N; i++)
+		node_mship_deinit(&gs[i].m);
+	(void)fail;
+	return worst;
+}
+
+static void test_mship_simulated_100_nodes_no_false_down_and_bounded_detection(void)
+{
+	double worst_clean = 0, worst_lossy = 0, det = 0, d, bound;
+	int fd, fds = 0;
+
+	memset(&gs_st, 0, sizeof(gs_st));
+	for (int i = 0; i < GS_N; i++) {
+		char id[NODE_ID_HEX + 1];
+
+		snprintf(id, sizeof(id), "%032x", i + 1);
+		add_peer(&gs_st, id, id, 0);
+	}
+	for (unsigned seed = 1; seed <= 2; seed++) {
+		worst_clean = fmax(worst_clean, gs_run(seed, 0, 50, &fd, &d));
+		fds += fd;
+		det = fmax(det, d);
+		worst_lossy = fmax(worst_lossy, gs_run(seed + 10, 0.1, 50, &fd, &d));
+		fds += fd;
+		det = fmax(det, d);
+	}
+	{
+		struct node_mship m;
+
+		node_mship_init(&m, "x", 1, 6, 1, 8, 0);
+		bound = node_mship_fail_after(&m, GS_N) + 1; /* + one round */
+		node_mship_deinit(&m);
+	}
+	printf("gossip, 100 nodes: newest counter of a live member at most %.1f s old (%.1f s "
+	       "with 10%% of exchanges lost), %d false downs, a killed node down everywhere "
+	       "after %.1f s (bound %.1f s)\n", worst_clean, worst_lossy, fds, det, bound);
+	CHECK_EQ_INT(fds, 0);
+	CHECK(det <= bound + 0.05);
+	node_state_clear(&gs_st);
+}
+
 /* Partition {n0, n1} | {n2, n3} from 30 s to 60 s: each side runs its own
  * bot (a dead node and a cut one look alike), and a few heartbeats after the
  * heal there is one again, with the greatest epoch. */
@@ -692,6 +834,7 @@ int main(void)
 	RUN_TEST(test_mship_leader_is_smallest_priority_then_id_among_alive);
 	RUN_TEST(test_mship_ghost_member_never_leads);
 	RUN_TEST(test_mship_pick_draws_alive_members_and_sometimes_others);
+	RUN_TEST(test_mship_simulated_100_nodes_no_false_down_and_bounded_detection);
 	RUN_TEST(test_lease_simulated_network_never_runs_two_bots);
 	RUN_TEST(test_lease_simulated_partition_and_heal);
 	return TEST_DONE();
