@@ -12,11 +12,7 @@
 net_up 4
 cluster_init 1 --priority 10 || finish
 daemon_start 1 || finish
-for i in 2 3; do
-	LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
-	cluster_join "$i" "$LINK" --priority 10 || finish
-	daemon_start "$i" || finish
-done
+join_nodes "2 3" --priority 10
 wait_group "1 2 3" n1,n2,n3 20 || { fail "3 nodes did not agree within 20 s"; finish; }
 ok "3 alive after ${G_SECS}s; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH)"
 L0=$G_LEADER O0=$G_OWNER E0=$G_EPOCH

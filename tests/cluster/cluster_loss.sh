@@ -19,11 +19,7 @@ NAMES=$(for i in $ALL; do echo "n$i"; done | sort | paste -sd,)
 net_up $N
 cluster_init 1 || finish
 daemon_start 1 || finish
-for i in $(seq 2 $N); do
-	LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
-	cluster_join "$i" "$LINK" || finish
-	daemon_start "$i" || finish
-done
+join_nodes "$(seq -s " " 2 $N)"
 wait_group "$ALL" "$NAMES" 30 || { fail "$N nodes did not agree within 30 s"; finish; }
 sleep 3
 wait_group "$ALL" "$NAMES" 10 || { fail "$N nodes lost agreement before the loss"; finish; }

@@ -16,11 +16,7 @@ FT=$(for d in /usr/lib/x86_64-linux-gnu/faketime /usr/lib/aarch64-linux-gnu/fake
 net_up 3
 cluster_init 1 --priority 1 || finish
 daemon_start 1 || finish
-for i in 2 3; do
-	LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
-	cluster_join "$i" "$LINK" --priority 5 || finish
-	daemon_start "$i" || finish
-done
+join_nodes "2 3" --priority 5
 wait_group "1 2 3" n1,n2,n3 20 || { fail "3 nodes did not agree"; finish; }
 ok "3 alive; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH)"
 

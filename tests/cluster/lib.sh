@@ -271,6 +271,17 @@ runlog() {
 	python3 "$HERE/runlog.py" "$RUNLOG" "$@" "${args[@]}" --now "$(mono)"
 }
 
+# join_nodes "I J ..." [JOIN ARGS]: each listed node joins by an invite of
+# node 1 (its daemon must run) and starts its daemon; exits on failure
+join_nodes() {
+	local i nodes=$1; shift
+	for i in $nodes; do
+		LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
+		cluster_join "$i" "$LINK" "$@" || finish
+		daemon_start "$i" || finish
+	done
+}
+
 # finish: the verdict; daemon logs' tails when something failed
 # four_nodes: nodes 1-4 on the bridge, 1 inits, 2-4 join by invite, all
 # daemons up and agreeing (sets G_* as wait_group does); exits on failure.
@@ -279,11 +290,7 @@ four_nodes() {
 	net_up 4
 	cluster_init 1 || finish
 	daemon_start 1 || finish
-	for i in 2 3 4; do
-		LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
-		cluster_join "$i" "$LINK" || finish
-		daemon_start "$i" || finish
-	done
+	join_nodes "2 3 4"
 	wait_group "1 2 3 4" n1,n2,n3,n4 20 || { fail "4 nodes did not agree within 20 s"; finish; }
 	ok "4 alive after ${G_SECS}s; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH)"
 }
