@@ -25,7 +25,11 @@
 /* Client: at most this many connections to one peer at once (more calls
  * wait for one), kept open between calls. */
 #define RPC_CLIENT_CONNS_PER_PEER 4
-#define RPC_DEFAULT_CONN_TIMEOUT_S 10
+/* An idle connection is closed after this: long enough that a member's
+ * next call to the same peer usually finds it open (gossip partners are
+ * random: at 100 members a pair meets every ~50 s), short enough that idle
+ * sockets do not pile up. */
+#define RPC_DEFAULT_CONN_TIMEOUT_S 30
 #define RPC_DEFAULT_SKEW_S 15
 #define RPC_DEFAULT_HANDLER_TIMEOUT_S 60.0
 #define RPC_DEFAULT_TIMEOUT_S 3.0

@@ -376,9 +376,14 @@ static void m_gossip(void *user, const cJSON *params, struct rpc_call *call)
 		int self = !strcmp(p->node_id, c->self);
 		uint64_t g = self ? c->ms.gen : e ? e->gen : 0, h = self ? c->ms.hb : e ? e->hb : 0;
 
-		/* the ack is compared only when both speak of the same lease;
-		 * sending it again otherwise costs an entry, nothing more */
-		if (g && (!d || cl_counter_newer(g, h, d->gen, d->hb) ||
+		/* A newer counter is worth sending when it is fresher by half a
+		 * round or more (every counter moves every round: sending all the
+		 * slightly newer ones would double the answer for little), or
+		 * from a new run. The ack is compared only when both speak of the
+		 * same lease; sending it again otherwise costs an entry. */
+		if (g && (!d || d->gen != g ||
+			  (cl_counter_newer(g, h, d->gen, d->hb) &&
+			   d->age - (self ? 0 : node_mship_age(&c->ms, e, now)) >= c->ms.round / 2) ||
 			  cl_ack_of(c, p->node_id) > d->ack_ms))
 			node_gossip_digest_add(digest, p->node_id, g, h,
 					       self ? 0 : node_mship_age(&c->ms, e, now), p->ver,

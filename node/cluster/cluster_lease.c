@@ -14,7 +14,6 @@
 #include "gossip.h"
 #include "log.h"
 
-
 static void on_claim_done(void *user, int err, const cJSON *result, const char *message)
 {
 	struct cl_call *k = user;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <ev.h>
 
@@ -109,6 +110,16 @@ int main(int argc, char **argv)
 	if (listen)
 		snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", listen);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* The RPC server's hard connection limit is what descriptors
+		 * allow (rpc.h): take what the system grants. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	loop = EV_DEFAULT;
 	if ((r = node_daemon_new(loop, &cfg, &runner, &d, err, sizeof(err)))) {
 		cst_err("cannot start: %s", err);

@@ -101,7 +101,7 @@ nsx() { local i=$1; shift; ip netns exec "${NS[$i]}" "$@"; }
 # daemon_start I [VAR=VALUE...]: constellad for node I in its namespace,
 # stand-in runner logging to $RUNLOG; waits (5 s) until it listens.
 daemon_start() {
-	local i=$1 before; shift
+	local i=$1 before n; shift
 	before=$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null); before=${before:-0}
 	# The subshell execs ip, which execs env, which execs constellad:
 	# $! is the daemon's own PID.
@@ -111,7 +111,8 @@ daemon_start() {
 		>>"$WORK/n$i.log" 2>&1) &
 	DPID[$i]=$!
 	for _ in $(seq 50); do
-		if [ "$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null)" -gt "$before" ]; then
+		n=$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null)
+		if [ "${n:-0}" -gt "$before" ]; then
 			# kill -9 must hit the daemon itself, not a wrapper
 			[ "$(cat "/proc/${DPID[$i]}/comm" 2>/dev/null)" = constellad ] && return 0
 			fail "PID ${DPID[$i]} of n$i is $(cat "/proc/${DPID[$i]}/comm" 2>/dev/null), not constellad"
