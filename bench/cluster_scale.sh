@@ -66,9 +66,10 @@ one() { # one N: prints "N joins agree cpu_mean cpu_max cpu_holder rss_med rss_m
 	# lease holder and epoch everywhere, all N alive everywhere, one runner,
 	# on the holder.
 	agree_now() {
-		local i
-		for i in $ALL; do summary "$i" >"$WORK/s.$i" & done
-		wait
+		local i pids=()
+		# (a bare wait would wait for the daemons too)
+		for i in $ALL; do summary "$i" >"$WORK/s.$i" & pids+=($!); done
+		wait "${pids[@]}"
 		cat $(for i in $ALL; do echo "$WORK/s.$i"; done) >"$WORK/snap"
 		[ "$(cut -d" " -f1-3,5 "$WORK/snap" | sort -u | wc -l)" = 1 ] || return 1
 		[ "$(cut -d" " -f5 "$WORK/snap" | head -1)" = "$NAMES" ] || return 1
