@@ -241,14 +241,17 @@ static void cl_update_members(struct node_cluster *c, double now)
 
 	for (size_t i = 0; i < c->st->n_peers; i++) {
 		struct node_peer *p = &c->st->peers[i];
-		const struct node_mship_entry *e = node_mship_get(&c->ms, p->node_id);
-		enum node_mship_status s = node_mship_status(&c->ms, p->node_id, c->st->n_peers, now);
+		const struct node_mship_entry *e;
+		enum node_mship_status s;
 		enum node_peer_status ps;
 
 		if (!strcmp(p->node_id, c->self)) {
 			p->last_seen = wall;
 			continue;
 		}
+		/* every member has an entry (the gossip relies on it) */
+		e = node_mship_entry(&c->ms, p->node_id);
+		s = node_mship_status(&c->ms, p->node_id, c->st->n_peers, now);
 		if (e && e->gen)
 			p->last_seen = wall - (int64_t)(now - e->heard);
 		if (s == NODE_MSHIP_UNKNOWN)
@@ -319,8 +322,14 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		c->asked_lease = now;
 		cl_ask_lease(c);
 	}
-	cl_update_members(c, now);
-	outlier = cl_clock_outlier(c, now);
+	/* Status transitions and the clock verdict are for logs and status:
+	 * every 0.5 s is enough, and a hundred members make them cost. The
+	 * leader and the lease are judged every tick. */
+	if (++c->ticks % 5 == 0 || c->changed) {
+		cl_update_members(c, now);
+		c->outlier_now = cl_clock_outlier(c, now);
+	}
+	outlier = c->outlier_now;
 	if (outlier != c->outlier) {
 		c->outlier = outlier;
 		if (outlier)

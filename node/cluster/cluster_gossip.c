@@ -174,9 +174,10 @@ static void cl_merge_counters(struct node_cluster *c, const char *from, const cJ
 	for (size_t i = 0; acks && i < n; i++)
 		cl_note_ack(c, dg[i].id, c->lease.holder, c->lease.epoch, dg[i].ack_ms);
 	for (size_t i = 0; i < n; i++) {
-		/* only members: an id we have no record of gets its counter in
-		 * a later round, once its record came */
-		if (!strcmp(dg[i].id, c->self) || !node_state_find_peer(c->st, dg[i].id))
+		/* only members (every member has a membership entry: the tick
+		 * makes them): an id we have no record of gets its counter in a
+		 * later round, once its record came */
+		if (!strcmp(dg[i].id, c->self) || !node_mship_get(&c->ms, dg[i].id))
 			continue;
 		node_mship_observe(&c->ms, dg[i].id, dg[i].gen, dg[i].hb, dg[i].age,
 				   !strcmp(dg[i].id, from), now);
@@ -208,6 +209,25 @@ static int cl_parse_rmh(const cJSON *o, const char **out)
 		return -EINVAL;
 	*out = v->valuestring;
 	return 0;
+}
+
+static int cl_peer_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct node_peer *const *)a)->node_id,
+		      (*(const struct node_peer *const *)b)->node_id);
+}
+
+/* The peers in id order (malloc'd; NULL when out of memory). */
+static const struct node_peer **cl_peer_order(struct node_cluster *c)
+{
+	const struct node_peer **o = malloc((c->st->n_peers + 1) * sizeof(*o));
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < c->st->n_peers; i++)
+		o[i] = &c->st->peers[i];
+	qsort(o, c->st->n_peers, sizeof(*o), cl_peer_cmp);
+	return o;
 }
 
 /* ---- the exchange ---- */
@@ -328,6 +348,7 @@ static void m_gossip(void *user, const cJSON *params, struct rpc_call *call)
 	struct node_gossip_digest_entry *dg = NULL;
 	const struct node_peer *fp;
 	const char *rmh;
+	const struct node_peer **order;
 	uint64_t gen, hb;
 	size_t n = 0;
 	double now = cl_now();
@@ -359,14 +380,26 @@ static void m_gossip(void *user, const cJSON *params, struct rpc_call *call)
 	want = cJSON_AddArrayToObject(reply, "want");
 	digest = cJSON_AddArrayToObject(reply, "digest");
 	recs = cJSON_AddArrayToObject(reply, "records");
-	for (size_t i = 0; i < n; i++) {
-		const struct node_peer *p;
+	/* records the sender has and we lack or have older: both lists are
+	 * walked in id order (the digest comes sorted), not searched */
+	if ((order = cl_peer_order(c))) {
+		size_t j = 0;
 
-		if (!strcmp(dg[i].id, c->self) || node_state_is_removed(c->st, dg[i].id))
-			continue;
-		p = node_state_find_peer(c->st, dg[i].id);
-		if (!p || dg[i].ver > p->ver)
-			cJSON_AddItemToArray(want, cJSON_CreateString(dg[i].id));
+		for (size_t i = 0; i < n; i++) {
+			const struct node_peer *p = NULL;
+			int cmp = 1;
+
+			while (j < c->st->n_peers &&
+			       (cmp = strcmp(order[j]->node_id, dg[i].id)) < 0)
+				j++;
+			if (j < c->st->n_peers && !cmp)
+				p = order[j];
+			if (!strcmp(dg[i].id, c->self) || (!p && node_state_is_removed(c->st, dg[i].id)))
+				continue;
+			if (!p || dg[i].ver > p->ver)
+				cJSON_AddItemToArray(want, cJSON_CreateString(dg[i].id));
+		}
+		free(order);
 	}
 	/* what the sender lacks: newer counters, newer records */
 	for (size_t i = 0; i < c->st->n_peers; i++) {

@@ -44,6 +44,8 @@ struct node_cluster {
 	struct node_cluster_gossip_hook hook;
 	/* clocks */
 	int outlier;           /* most members refuse us for clock skew */
+	int outlier_now;       /* the latest verdict (every 0.5 s) */
+	unsigned long ticks;
 	struct cst_ratelimit rl_skew_in, rl_skew_out;
 	size_t limits_for;     /* member count the RPC limits were last set for */
 	/* our latest accepted claim (for the digests: acceptances travel) */

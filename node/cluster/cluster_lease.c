@@ -80,9 +80,9 @@ void cl_note_ack(struct node_cluster *c, const char *id, const char *holder, uin
 {
 	struct node_mship_entry *e;
 
+	/* members only: every member has a membership entry */
 	if (!ack_ms || strcmp(holder, c->lease.holder) || epoch != c->lease.epoch ||
-	    !strcmp(id, c->self) || !node_state_find_peer(c->st, id) ||
-	    !(e = node_mship_entry(&c->ms, id)))
+	    !strcmp(id, c->self) || !(e = (struct node_mship_entry *)node_mship_get(&c->ms, id)))
 		return;
 	if (strcmp(e->ack_holder, holder) || e->ack_epoch != epoch) {
 		snprintf(e->ack_holder, sizeof(e->ack_holder), "%s", holder);
