@@ -39,13 +39,43 @@ static int gossip_digest_cmp(const void *a, const void *b)
 		      ((const struct node_gossip_digest_entry *)b)->id);
 }
 
-/* A number 0..2^53 in an array slot. */
-static int gossip_u64_at(const cJSON *v, uint64_t *out)
+/* One decimal number 0..2^53 at *p, ending at stop (':' or the end): one
+ * spelling per value (no sign, no leading zero). Advances *p past stop. */
+static int gossip_num(const char **p, char stop, uint64_t *out)
 {
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9007199254740992.0 ||
-	    v->valuedouble != floor(v->valuedouble))
+	const char *s = *p;
+	uint64_t v = 0;
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9') {
+		if (n == 16)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[n] - '0');
+		n++;
+	}
+	if (!n || (n > 1 && s[0] == '0') || s[n] != stop || v > (1ull << 53))
 		return -EINVAL;
-	*out = (uint64_t)v->valuedouble;
+	*out = v;
+	*p = s + n + (stop ? 1 : 0);
+	return 0;
+}
+
+static int gossip_parse_entry(const char *s, struct node_gossip_digest_entry *d)
+{
+	uint64_t age_ms;
+
+	if (strlen(s) < NODE_ID_HEX + 1 || s[NODE_ID_HEX] != ':')
+		return -EINVAL;
+	memcpy(d->id, s, NODE_ID_HEX);
+	d->id[NODE_ID_HEX] = 0;
+	if (!node_gossip_is_id(d->id))
+		return -EINVAL;
+	s += NODE_ID_HEX + 1;
+	if (gossip_num(&s, ':', &d->gen) || gossip_num(&s, ':', &d->hb) ||
+	    gossip_num(&s, ':', &age_ms) || gossip_num(&s, ':', &d->ver) ||
+	    gossip_num(&s, 0, &d->ack_ms))
+		return -EINVAL;
+	d->age = fmin((double)age_ms / 1000.0, 86400);
 	return 0;
 }
 
@@ -64,20 +94,8 @@ int node_gossip_parse_digest(const cJSON *arr, struct node_gossip_digest_entry *
 	if (!(*out = calloc(cnt, sizeof(**out))))
 		return -ENOMEM;
 	cJSON_ArrayForEach(x, arr) {
-		const cJSON *id = cJSON_GetArrayItem(x, 0);
-		struct node_gossip_digest_entry *d = &(*out)[i++];
-		uint64_t age_ms;
-
-		if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 6 || !cJSON_IsString(id) ||
-		    !node_gossip_is_id(id->valuestring) ||
-		    gossip_u64_at(cJSON_GetArrayItem(x, 1), &d->gen) ||
-		    gossip_u64_at(cJSON_GetArrayItem(x, 2), &d->hb) ||
-		    gossip_u64_at(cJSON_GetArrayItem(x, 3), &age_ms) ||
-		    gossip_u64_at(cJSON_GetArrayItem(x, 4), &d->ver) ||
-		    gossip_u64_at(cJSON_GetArrayItem(x, 5), &d->ack_ms))
+		if (!cJSON_IsString(x) || gossip_parse_entry(x->valuestring, &(*out)[i++]))
 			goto bad;
-		d->id = id->valuestring;
-		d->age = fmin((double)age_ms / 1000.0, 86400);
 	}
 	qsort(*out, cnt, sizeof(**out), gossip_digest_cmp);
 	for (i = 1; i < cnt; i++)
@@ -94,28 +112,21 @@ bad:
 int node_gossip_digest_add(cJSON *arr, const char *id, uint64_t gen, uint64_t hb, double age,
 			   uint64_t ver, uint64_t ack_ms)
 {
-	cJSON *e = cJSON_CreateArray();
+	char e[NODE_ID_HEX + 5 * 21];
 
-	if (!e || !cJSON_AddItemToArray(arr, e))
-		goto fail;
-	if (!cJSON_AddItemToArray(e, cJSON_CreateString(id)) ||
-	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)gen)) ||
-	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)hb)) ||
-	    !cJSON_AddItemToArray(e, cJSON_CreateNumber(floor(fmin(fmax(age, 0), 86400) * 1000))) ||
-	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)ver)) ||
-	    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)ack_ms)))
-		return -ENOMEM;
-	return 0;
-fail:
-	cJSON_Delete(e);
-	return -ENOMEM;
+	snprintf(e, sizeof(e), "%.32s:%llu:%llu:%llu:%llu:%llu", id, (unsigned long long)gen,
+		 (unsigned long long)hb,
+		 (unsigned long long)floor(fmin(fmax(age, 0), 86400) * 1000),
+		 (unsigned long long)ver, (unsigned long long)ack_ms);
+	return cJSON_AddItemToArray(arr, cJSON_CreateString(e)) ? 0 : -ENOMEM;
 }
 
 const struct node_gossip_digest_entry *node_gossip_digest_find(
 	const struct node_gossip_digest_entry *d, size_t n, const char *id)
 {
-	struct node_gossip_digest_entry key = { .id = id };
+	struct node_gossip_digest_entry key;
 
+	snprintf(key.id, sizeof(key.id), "%s", id);
 	return n ? bsearch(&key, d, n, sizeof(*d), gossip_digest_cmp) : NULL;
 }
 

@@ -1,11 +1,13 @@
 /* The bot lease and the membership rules on simulated time: scenario tests
  * of each rule, then a simulated 4-node network with lossy, delayed
  * messages, kills and restarts, checked at every step for two runners. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gossip.h"
 #include "lease.h"
 #include "membership.h"
 #include "test.h"
@@ -340,6 +342,44 @@ static void test_mship_pick_draws_alive_members_and_sometimes_others(void)
 	CHECK(others > 1800 && others < 2200);
 	node_mship_deinit(&m);
 	node_state_clear(&st);
+}
+
+/* A digest entry is one string: it round-trips, and anything but the one
+ * spelling of each number is refused (the whole digest with it). */
+static void test_gossip_digest_entries_round_trip_and_refuse_odd_spellings(void)
+{
+	static const char *const bad[] = {
+		"0123456789abcdef0123456789abcdef:01:2:3:4:5", /* leading zero */
+		"0123456789abcdef0123456789abcdeF:1:2:3:4:5",  /* upper case id */
+		"0123456789abcdef0123456789abcdef:1:2:3:4",    /* a field short */
+		"0123456789abcdef0123456789abcdef:1:2:3:4:5:6",
+		"0123456789abcdef0123456789abcdef:9007199254740993:2:3:4:5", /* > 2^53 */
+		"0123456789abcdef0123456789abcdef:+1:2:3:4:5",
+		"0123456789abcdef0123456789abcdef:1:2:3:4:5 ",
+		"0123456789abcdef0123456789abcde:1:2:3:4:5",
+	};
+	struct node_gossip_digest_entry *d;
+	cJSON *a = cJSON_CreateArray();
+	size_t n;
+
+	node_gossip_digest_add(a, B, 7, 9, 1.2345, 3, 42);
+	node_gossip_digest_add(a, A, 0, 0, 0, 1, 0);
+	CHECK_EQ_INT(node_gossip_parse_digest(a, &d, &n), 0);
+	CHECK_EQ_INT((int)n, 2);
+	CHECK_STR(d[0].id, A); /* sorted */
+	CHECK(d[1].gen == 7 && d[1].hb == 9 && d[1].ver == 3 && d[1].ack_ms == 42 &&
+	      fabs(d[1].age - 1.234) < 1e-9);
+	CHECK(node_gossip_digest_find(d, n, B) == &d[1] && !node_gossip_digest_find(d, n, C));
+	free(d);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *b = cJSON_Duplicate(a, 1);
+
+		cJSON_AddItemToArray(b, cJSON_CreateString(bad[i]));
+		CHECK_EQ_INT(node_gossip_parse_digest(b, &d, &n), -EINVAL);
+		CHECK(d == NULL && n == 0);
+		cJSON_Delete(b);
+	}
+	cJSON_Delete(a);
 }
 
 /* ---- a simulated network ---- */
@@ -835,6 +875,7 @@ int main(void)
 	RUN_TEST(test_mship_ghost_member_never_leads);
 	RUN_TEST(test_mship_pick_draws_alive_members_and_sometimes_others);
 	RUN_TEST(test_mship_simulated_100_nodes_no_false_down_and_bounded_detection);
+	RUN_TEST(test_gossip_digest_entries_round_trip_and_refuse_odd_spellings);
 	RUN_TEST(test_lease_simulated_network_never_runs_two_bots);
 	RUN_TEST(test_lease_simulated_partition_and_heal);
 	return TEST_DONE();
