@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "botstate.h"
 #include "join.h"
 #include "rpc.h"
 #include "state.h"
@@ -57,6 +58,7 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	struct node_state st = { 0 };
 	struct node_peer self = { 0 };
 	struct join_wait w = { 0 };
+	cJSON *doc = NULL;
 	struct rpc_client *cli = NULL;
 	struct ev_loop *loop = NULL;
 	char path[PATH_MAX], seed[300], err[256], *body = NULL;
@@ -130,7 +132,7 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 				w.message[0] ? ": " : "", w.message);
 		goto out;
 	}
-	if ((r = node_join_reply_open(&l, w.reply, &st, err, sizeof(err)))) {
+	if ((r = node_join_reply_open_doc(&l, w.reply, &st, &doc, err, sizeof(err)))) {
 		fprintf(stderr, "constella join: %s\n", err);
 		goto out;
 	}
@@ -140,6 +142,8 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 		created_dir = 1;
 	if ((r = node_state_dir_ensure(state_dir)) ||
 	    (r = node_state_write_node_id(state_dir, self.node_id)) ||
+	    /* the bot token and owner binding before the state that marks us joined */
+	    (r = node_botstate_store_join(state_dir, cJSON_GetObjectItemCaseSensitive(doc, "bot"))) ||
 	    (r = node_state_save(state_dir, &st))) {
 		fprintf(stderr, "constella join: cannot write state in %s: %s\n", state_dir,
 			strerror(-r));
@@ -158,6 +162,7 @@ out:
 		free(body);
 	}
 	cJSON_Delete(w.reply);
+	cJSON_Delete(doc); /* freed, not wiped (cJSON): as the seed's side */
 	if (cli)
 		rpc_client_free(cli);
 	if (loop)

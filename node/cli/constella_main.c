@@ -15,6 +15,7 @@ static int usage(FILE *f)
 		"  invite [--ttl 15m] | --list | --revoke TOKEN|ID|LINK\n"
 		"  status [--json]\n"
 		"  remove NAME\n"
+		"  bot-token set            (reads the token from stdin)\n"
 		"  version\n"
 		"The state directory is --state-dir, else $STATE_DIR, else ./state.\n");
 	return 2;
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
 		return node_cli_invite(argc, argv, state_dir);
 	if (!strcmp(argv[0], "remove"))
 		return node_cli_remove(argc, argv, state_dir);
+	if (!strcmp(argv[0], "bot-token"))
+		return node_cli_bot_token(argc, argv, state_dir);
 	if (!strcmp(argv[0], "status"))
 		return node_cli_status(argc, argv, state_dir);
 	if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version")) {

@@ -33,6 +33,7 @@ struct node_cluster {
 	double lease_timeout;
 	double asked_lease;    /* last GetLease round while not settled */
 	int removed;
+	struct node_cluster_gossip_hook hook;
 };
 
 /* One outgoing call: what its completion needs to know. */
@@ -334,6 +335,8 @@ static void cl_heartbeat_round(struct node_cluster *c)
 	cJSON_AddNumberToObject(params, "hb", (double)c->ms.hb);
 	cJSON_AddItemToObject(params, "digest", cl_digest_json(c));
 	cJSON_AddItemToObject(params, "removed", cl_removed_json(c->st));
+	if (c->hook.extend)
+		c->hook.extend(c->hook.ctx, params);
 	for (size_t i = 0; i < c->st->n_peers; i++) {
 		const struct node_peer *p = &c->st->peers[i];
 
@@ -410,6 +413,12 @@ static void m_heartbeat(void *user, const cJSON *params, struct rpc_call *call)
 	cJSON_AddItemToObject(reply, "removed", cl_removed_json(c->st));
 	free(dg);
 	rpc_call_reply(call, reply);
+	{
+		const struct node_peer *fp = node_state_find_peer(c->st, from->valuestring);
+
+		if (c->hook.seen && fp)
+			c->hook.seen(c->hook.ctx, fp, params);
+	}
 }
 
 static void m_sync(void *user, const cJSON *params, struct rpc_call *call)
@@ -837,6 +846,36 @@ cJSON *node_cluster_status_json(struct node_cluster *c)
 			p, "bot_lease", cJSON_CreateBool(*owner && !strcmp(owner, id->valuestring)));
 	}
 	return doc;
+}
+
+void node_cluster_set_gossip_hook(struct node_cluster *c, const struct node_cluster_gossip_hook *h)
+{
+	c->hook = *h;
+}
+
+uint64_t node_cluster_lease_known(const struct node_cluster *c, const char **holder)
+{
+	*holder = c->lease.holder;
+	return c->lease.epoch;
+}
+
+const char *node_cluster_leader(const struct node_cluster *c)
+{
+	return c->leader;
+}
+
+int node_cluster_member_down(struct node_cluster *c, const char *node_id)
+{
+	if (!strcmp(node_id, c->self))
+		return 0;
+	return !node_state_find_peer(c->st, node_id) ||
+	       node_mship_status(&c->ms, node_id, cl_now()) == NODE_MSHIP_DOWN;
+}
+
+void node_cluster_lease_recheck(struct node_cluster *c)
+{
+	if (c->lease.role != NODE_LEASE_IDLE)
+		c->lease.last_sent = -INFINITY;
 }
 
 int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct node_state *st,

@@ -30,6 +30,8 @@
 struct node_cluster_runner {
 	int (*start)(void *ctx, uint64_t epoch);
 	void (*stop)(void *ctx, uint64_t epoch);
+	/* The runner's state for `constella status` ("bot"); may be NULL. */
+	cJSON *(*status)(void *ctx);
 	void *ctx;
 };
 
@@ -57,5 +59,25 @@ void node_cluster_member_added(struct node_cluster *c, const char *node_id);
 int node_cluster_remove(struct node_cluster *c, const char *node_id);
 /* The live view for `constella status`. */
 cJSON *node_cluster_status_json(struct node_cluster *c);
+
+/* ---- for the bot (node/botstate/, bot/) ---- */
+/* Lets another room ride the heartbeat: extend adds members to the params
+ * of every Heartbeat sent, seen gets the params of every Heartbeat
+ * accepted from a member. */
+struct node_cluster_gossip_hook {
+	void (*extend)(void *ctx, cJSON *params);
+	void (*seen)(void *ctx, const struct node_peer *from, const cJSON *params);
+	void *ctx;
+};
+void node_cluster_set_gossip_hook(struct node_cluster *c, const struct node_cluster_gossip_hook *h);
+/* The lease this node knows: its epoch, and its holder in *holder ("" none). */
+uint64_t node_cluster_lease_known(const struct node_cluster *c, const char **holder);
+/* The leader in this node's view ("" before the first tick). */
+const char *node_cluster_leader(const struct node_cluster *c);
+/* 1 when this node counts the member down (1 for an unknown id too). */
+int node_cluster_member_down(struct node_cluster *c, const char *node_id);
+/* The bot saw another poller on its token (409 Conflict): renew the claim
+ * now, so that a greater lease held elsewhere stops this runner at once. */
+void node_cluster_lease_recheck(struct node_cluster *c);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "botstate.h"
 #include "cli.h"
 #include "cluster.h"
 #include "control.h"
@@ -30,6 +31,8 @@ struct node_daemon {
 	struct node_control_server *ctl;
 	ev_timer stats_timer;
 	struct node_cluster *cluster;
+	struct node_botstate *botstate;
+	struct node_cluster_runner runner;
 };
 
 static void on_join(void *user, const char *body, size_t len, struct rpc_call *call)
@@ -38,10 +41,13 @@ static void on_join(void *user, const char *body, size_t len, struct rpc_call *c
 	struct node_peer joiner;
 	cJSON *reply = NULL;
 	enum node_join_result r;
+	cJSON *extra = cJSON_CreateObject();
 
-	r = node_join_handle(d->cfg->state_dir, &d->st, body, len, (int64_t)time(NULL),
-			     rpc_call_peer(call), &reply,
-			     &joiner);
+	/* the bot token and owner binding travel inside the sealed reply */
+	cJSON_AddItemToObject(extra, "bot", node_botstate_join_json(d->botstate));
+	r = node_join_handle_ex(d->cfg->state_dir, &d->st, body, len, (int64_t)time(NULL),
+				rpc_call_peer(call), extra, &reply, &joiner);
+	cJSON_Delete(extra); /* holds the token: freed, not wiped (cJSON) */
 	if (r != NODE_JOIN_OK) {
 		cst_info("join from %s refused: %s", rpc_call_peer(call), node_join_result_str(r));
 		rpc_call_error(call, r == NODE_JOIN_INTERNAL ? 500 : r == NODE_JOIN_MALFORMED ? 400 : r == NODE_JOIN_DUPLICATE ? 409 : 403,
@@ -151,9 +157,20 @@ static cJSON *on_control(void *user, const cJSON *req)
 	if (!strcmp(cmd->valuestring, "status")) {
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "ok", 1);
-		cJSON_AddItemToObject(o, "status", node_cluster_status_json(d->cluster));
+		cJSON *st = node_cluster_status_json(d->cluster), *bot;
+
+		cJSON_AddItemToObject(o, "status", st);
+		bot = d->runner.status ? d->runner.status(d->runner.ctx) : NULL;
+		if (!bot) {
+			bot = cJSON_CreateObject();
+			cJSON_AddStringToObject(bot, "state", "stopped");
+		}
+		node_botstate_status_fill(d->botstate, bot);
+		cJSON_AddItemToObject(st, "bot", bot);
 		return o;
 	}
+	if (!strcmp(cmd->valuestring, "bot-token-set"))
+		return node_botstate_control(d->botstate, req);
 	if (!strcmp(cmd->valuestring, "remove")) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
 		struct node_peer *p;
@@ -199,6 +216,8 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		return -ENOMEM;
 	d->loop = loop;
 	d->cfg = cfg;
+	if (runner)
+		d->runner = *runner;
 	if ((r = node_state_load(cfg->state_dir, &d->st, err, errlen)))
 		goto fail;
 	if ((r = node_state_read_node_id(cfg->state_dir, d->node_id))) {
@@ -243,6 +262,9 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		snprintf(err, errlen, "cluster engine: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = node_botstate_new(loop, cfg, &d->st, d->node_id, d->srv, d->cli, d->cluster,
+				   &d->botstate, err, errlen)))
+		goto fail;
 	{
 		char sock[300];
 
@@ -277,6 +299,14 @@ const char *node_daemon_name(const struct node_daemon *d)
 	return p ? p->name : "?";
 }
 
+struct ev_loop *node_daemon_loop(const struct node_daemon *d) { return d->loop; }
+const struct node_config *node_daemon_config(const struct node_daemon *d) { return d->cfg; }
+struct node_state *node_daemon_state(struct node_daemon *d) { return &d->st; }
+const char *node_daemon_self_id(const struct node_daemon *d) { return d->node_id; }
+struct rpc_client *node_daemon_rpc(struct node_daemon *d) { return d->cli; }
+struct node_cluster *node_daemon_cluster(struct node_daemon *d) { return d->cluster; }
+struct node_botstate *node_daemon_botstate(struct node_daemon *d) { return d->botstate; }
+
 int node_daemon_shutdown(struct node_daemon *d)
 {
 	return node_cluster_shutdown(d->cluster);
@@ -293,6 +323,7 @@ void node_daemon_free(struct node_daemon *d)
 	if (d->cli)
 		rpc_client_free(d->cli);
 	node_cluster_free(d->cluster);
+	node_botstate_free(d->botstate);
 	if (d->srv)
 		rpc_server_free(d->srv);
 	sodium_memzero(d->secret, sizeof(d->secret));

@@ -178,6 +178,14 @@ enum node_join_result node_join_handle(const char *state_dir, struct node_state 
 				       const char *observed, cJSON **reply,
 				       struct node_peer *joiner)
 {
+	return node_join_handle_ex(state_dir, st, body, len, now, observed, NULL, reply, joiner);
+}
+
+enum node_join_result node_join_handle_ex(const char *state_dir, struct node_state *st,
+					  const char *body, size_t len, int64_t now,
+					  const char *observed, const cJSON *extra,
+					  cJSON **reply, struct node_peer *joiner)
+{
 	enum node_join_result res = NODE_JOIN_MALFORMED;
 	struct node_invites inv = { 0 };
 	struct node_invite *iv;
@@ -248,8 +256,12 @@ enum node_join_result node_join_handle(const char *state_dir, struct node_state 
 	if (node_state_upsert_peer(st, joiner) || node_state_save(state_dir, st))
 		goto out;
 	if (node_state_to_json(st, &sj) || !(inner = cJSON_Parse(sj)) ||
-	    !(out = cJSON_CreateObject()) || !cJSON_AddBoolToObject(out, "ok", 1) ||
-	    node_join_seal(&k, st->network_id, inner, out))
+	    !(out = cJSON_CreateObject()) || !cJSON_AddBoolToObject(out, "ok", 1))
+		goto out;
+	for (const cJSON *x = extra ? extra->child : NULL; x; x = x->next)
+		if (x->string)
+			cJSON_AddItemToObject(inner, x->string, cJSON_Duplicate(x, 1));
+	if (node_join_seal(&k, st->network_id, inner, out))
 		goto out;
 	*reply = out;
 	out = NULL;
@@ -272,11 +284,19 @@ out:
 int node_join_reply_open(const struct node_joinlink *l, const cJSON *reply,
 			 struct node_state *st, char *err, size_t errlen)
 {
+	return node_join_reply_open_doc(l, reply, st, NULL, err, errlen);
+}
+
+int node_join_reply_open_doc(const struct node_joinlink *l, const cJSON *reply,
+			     struct node_state *st, cJSON **doc, char *err, size_t errlen)
+{
 	struct node_join_keys k;
 	cJSON *inner;
 	char *text;
 	int r;
 
+	if (doc)
+		*doc = NULL;
 	node_join_derive(l->token, &k);
 	inner = node_join_open(&k, l->network_id, reply);
 	node_join_keys_clear(&k);
@@ -285,7 +305,10 @@ int node_join_reply_open(const struct node_joinlink *l, const cJSON *reply,
 		return -EBADMSG;
 	}
 	text = cJSON_PrintUnformatted(inner);
-	cJSON_Delete(inner);
+	if (doc)
+		*doc = inner;
+	else
+		cJSON_Delete(inner);
 	if (!text)
 		return -ENOMEM;
 	r = node_state_from_json(st, text, strlen(text), err, errlen);

@@ -55,9 +55,19 @@ enum node_join_result node_join_handle(const char *state_dir, struct node_state 
 				       const char *body, size_t len, int64_t now,
 				       const char *observed, cJSON **reply,
 				       struct node_peer *joiner);
+/* The same, with extra members (e.g. the bot settings, "bot") added to the
+ * sealed document; extra may be NULL. */
+enum node_join_result node_join_handle_ex(const char *state_dir, struct node_state *st,
+					  const char *body, size_t len, int64_t now,
+					  const char *observed, const cJSON *extra,
+					  cJSON **reply, struct node_peer *joiner);
 
 /* Joiner: opens the seed's reply into st (network, secret, peers). */
 int node_join_reply_open(const struct node_joinlink *l, const cJSON *reply,
 			 struct node_state *st, char *err, size_t errlen);
+/* The same, also handing back the opened document (*doc, caller deletes it:
+ * it holds the secret) for the members the state does not keep. */
+int node_join_reply_open_doc(const struct node_joinlink *l, const cJSON *reply,
+			     struct node_state *st, cJSON **doc, char *err, size_t errlen);
 
 #endif
