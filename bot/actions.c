@@ -460,7 +460,9 @@ static void act_stats_cmd_text(struct act_job *j, char *out, size_t cap)
 
 		bot_text_raw(&t, "<b>");
 		bot_text_escaped(&t, s->name);
-		bot_text_raw(&t, "</b>: ");
+		bot_text_raw(&t, "</b>");
+		if (!(j->n_slots == 1 && s->node[0] && !s->err))
+			bot_text_raw(&t, ": ");
 		if (!s->node[0]) {
 			bot_text_raw(&t, "🔴 offline");
 		} else if (s->err || bot_stats_parse(s->result, &st)) {

@@ -139,7 +139,7 @@ function getUpdates(req, res, token, p, entry) {
 
 async function botMethod(req, res, url, token, method) {
   const buf = await readBody(req);
-  const entry = { t: Date.now() / 1000, method, remote: req.socket.remoteAddress, status: 200 };
+  const entry = { t: Date.now() / 1000, method, token, remote: req.socket.remoteAddress, status: 200 };
   log.push(entry);
   if (badTokens.has(token)) {
     entry.status = 401;
