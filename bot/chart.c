@@ -2,6 +2,7 @@
 #include "chart.h"
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -54,6 +55,19 @@ static const double ch_colors[][3] = {
 	{ 0.90, 0.45, 0.10 }, /* orange */
 };
 
+/* The smallest of 1, 2, 4, 5, 8 x 10^k at or above v: quarters of it are
+ * round numbers on the axis. */
+static double ch_nice(double v)
+{
+	static const double steps[] = { 1, 2, 4, 5, 8, 10 };
+	double p = pow(10, floor(log10(v > 0 ? v : 1)));
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (steps[i] * p >= v)
+			return steps[i] * p;
+	return 10 * p;
+}
+
 /* One panel: frame, y grid with labels, the series, a "no samples" note. */
 static void ch_panel(cairo_t *cr, const struct bot_chart_input *in, double y0, double h,
 		     const char *label, const char *unit, const struct bot_series *const *s,
@@ -70,7 +84,7 @@ static void ch_panel(cairo_t *cr, const struct bot_chart_input *in, double y0, d
 			for (size_t i = 0; s[k] && i < s[k]->n; i++)
 				if (s[k]->t[i] >= from && s[k]->v[i] > top)
 					top = s[k]->v[i];
-		top = ceil(top * 1.1);
+		top = ch_nice(top * 1.05);
 	}
 	cairo_set_source_rgb(cr, 0.97, 0.97, 0.98);
 	cairo_rectangle(cr, x0, y0, w, h);
@@ -181,4 +195,12 @@ int bot_chart_png(const struct bot_chart_input *in, uint8_t **png, size_t *len)
 	}
 	cairo_surface_destroy(sf);
 	return r;
+}
+
+void bot_chart_cleanup(void)
+{
+	/* cairo's font caches hold fontconfig objects: release both, so that a
+	 * leak checker sees only our own memory at exit */
+	cairo_debug_reset_static_data();
+	FcFini();
 }

@@ -22,4 +22,7 @@ struct bot_chart_input {
 /* *png is malloc'd (caller frees). 0, -ENOMEM, -EIO (cairo failed). */
 int bot_chart_png(const struct bot_chart_input *in, uint8_t **png, size_t *len);
 
+/* Releases the font caches (at exit). */
+void bot_chart_cleanup(void);
+
 #endif

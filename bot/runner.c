@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "botstate.h"
+#include "chart.h"
 #include "clock.h"
 #include "cluster.h"
 #include "daemon.h"
@@ -610,4 +611,5 @@ void bot_free(struct bot *b)
 	if (b->runlog_fd >= 0)
 		close(b->runlog_fd);
 	free(b);
+	bot_chart_cleanup();
 }

@@ -87,6 +87,20 @@ static void print_table(const cJSON *doc, int64_t now)
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader")) ? "leader " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease" : "");
 	}
+	/* the bot as this node sees it (never the token) */
+	{
+		const cJSON *bot = cJSON_GetObjectItemCaseSensitive(doc, "bot");
+
+		if (cJSON_IsObject(bot))
+			printf("bot: %s on this node; token %s (version %.0f); owner %s%s%s%s\n",
+			       jstr(bot, "state"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bot, "token_set")) ? "set"
+												  : "not set",
+			       jnum(bot, "token_version"), jstr(bot, "owner"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bot, "owner_bound"))
+				       ? " (bound)" : " (not bound yet)",
+			       *jstr(bot, "last_error") ? "; last error: " : "", jstr(bot, "last_error"));
+	}
 }
 
 int node_cli_status(int argc, char **argv, const char *state_dir)

@@ -4,6 +4,7 @@
 #include <cairo.h>
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,10 +475,47 @@ static void test_botwire_versions_and_cursor(void)
 	CHECK(!node_botwire_token_ok("123/456"));
 }
 
+/* CONSTELLA_CHART_SAMPLE=FILE: writes the chart of a sample day (the
+ * picture in docs/) with the bot's own renderer. */
+static void write_sample_chart(const char *path)
+{
+	enum { N = 72 };
+	double t[N], cpu[N], mem[N], down[N], up[N];
+	struct bot_series s[4] = {
+		{ .name = "cpu", .t = t, .v = cpu, .n = N }, { .name = "mem", .t = t, .v = mem, .n = N },
+		{ .name = "down", .t = t, .v = down, .n = N }, { .name = "up", .t = t, .v = up, .n = N },
+	};
+	struct bot_chart_input in = { .title = "netherlands-01", .now = 1800000000, .window_s = 6 * 3600.0,
+				      .cpu = &s[0], .mem = &s[1], .net = { &s[2], &s[3] } };
+	uint8_t *png = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	for (int i = 0; i < N; i++) {
+		double x = (double)i / N;
+
+		t[i] = in.now - in.window_s + 300.0 * (i + 1);
+		cpu[i] = 12 + 8 * sin(x * 9) + (i > 40 && i < 46 ? 55 : 0);
+		mem[i] = 41 + 6 * x + 2 * sin(x * 20);
+		down[i] = 80 + 15 * sin(x * 5) + (i % 12 == 0 ? 60 : 0);
+		up[i] = 20 + 6 * cos(x * 7);
+	}
+	if (bot_chart_png(&in, &png, &len) == 0 && (f = fopen(path, "wb"))) {
+		fwrite(png, 1, len, f);
+		fclose(f);
+	}
+	free(png);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
+	if (getenv("CONSTELLA_CHART_SAMPLE")) {
+		write_sample_chart(getenv("CONSTELLA_CHART_SAMPLE"));
+		bot_chart_cleanup();
+		return 0;
+	}
 	RUN_TEST(test_update_parses_message_and_callback);
 	RUN_TEST(test_update_rejects_list_without_ids);
 	RUN_TEST(test_update_marks_malformed_body_invalid);
@@ -492,5 +530,6 @@ int main(void)
 	RUN_TEST(test_chart_png_decodes_with_expected_size);
 	RUN_TEST(test_botwire_seal_open_and_tamper);
 	RUN_TEST(test_botwire_versions_and_cursor);
+	bot_chart_cleanup();
 	return TEST_DONE();
 }
