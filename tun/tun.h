@@ -88,6 +88,29 @@ int tun_route_del(int ifindex, int family, const void *dst, uint8_t prefix);
 /* 1 when an interface of that name exists in this network namespace. */
 int tun_exists(const char *name);
 
+/* ---- the namespace's addresses (addrs.c) ---- */
+
+struct tun_local_addr {
+	int family;       /* AF_INET or AF_INET6 */
+	int ifindex;
+	uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
+	uint8_t prefix;
+};
+/* Every address of every interface in this network namespace (RTM_GETADDR
+ * dump). Writes at most cap entries (out may be NULL with cap 0 to count),
+ * returns how many were written; *total (may be NULL) gets how many exist. */
+int tun_addr_list(struct tun_local_addr *out, size_t cap, size_t *total);
+/* Which interface holds addr: 0 and *ifindex (may be NULL), -ENOENT when
+ * none does, -EINVAL for a bad family. */
+int tun_addr_owner(int family, const void *addr, int *ifindex);
+/* A non-blocking NETLINK_ROUTE socket subscribed to address changes (IPv4
+ * and IPv6): readable after an address is added or removed anywhere in this
+ * namespace. Returns the fd (the caller closes it) or -errno. */
+int tun_addr_watch_open(void);
+/* Reads what is queued on a watch socket without blocking: 1 when anything
+ * changed (or events were lost), 0 when nothing did, -errno. */
+int tun_addr_watch_drain(int fd);
+
 /* ---- packet I/O on a queue fd (non-blocking) ---- */
 
 /* One packet: data/cap are the caller's buffer; len and (with a vnet

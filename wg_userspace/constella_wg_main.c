@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		   "       constella-wg --version\n"
 		   "Environment: LOG_LEVEL=error|info|debug (default info),\n"
 		   "             WG_PROCESS_FOREGROUND=1 (same as -f),\n"
-		   "             CONSTELLA_WG_OFFLOAD=0 (no TSO/GSO/GRO offloads).\n");
+		   "             CONSTELLA_WG_OFFLOAD=0 (no TSO/GSO/GRO offloads),\n"
+		   "             CONSTELLA_WG_RELAY=1 (relay between peers in the data path).\n");
 }
 
 /* Test-only: CONSTELLA_WG_TEST_TIMERS="rekey_after_time=3,keepalive_timeout=1"
@@ -148,6 +149,11 @@ int main(int argc, char **argv)
 	env = getenv("CONSTELLA_WG_OFFLOAD");
 	if (env && !strcmp(env, "0"))
 		cfg.no_offload = 1;
+	/* Off by default: a drop-in for wireguard-go hands every packet to the
+	 * kernel, which forwards between peers only with ip_forward. */
+	env = getenv("CONSTELLA_WG_RELAY");
+	if (env && !strcmp(env, "1"))
+		cfg.relay = true;
 	env = getenv("CONSTELLA_WG_TEST_TIMERS");
 	if (env && *env) {
 		if (parse_test_timers(env, &cfg.timers) < 0) {

@@ -28,6 +28,7 @@
 
 const char *wg_device_name(const struct wg_device *dev) { return dev->tun.name; }
 int wg_device_dead(struct wg_device *dev) { return atomic_load(&dev->dead); }
+int wg_device_ifindex(const struct wg_device *dev) { return dev->tun.ifindex; }
 
 /* ---- sockets ---- */
 
@@ -127,7 +128,7 @@ static void wg_dev_drop_staged(struct wg_dev_peer *dp)
 	dp->staged_n = 0;
 }
 
-void wg_dev_send_initiation(struct wg_dev_peer *dp, bool is_retry)
+int wg_dev_send_initiation(struct wg_dev_peer *dp, bool is_retry)
 {
 	struct wg_device *dev = dp->dev;
 	struct wg_msg_initiation msg;
@@ -138,7 +139,7 @@ void wg_dev_send_initiation(struct wg_dev_peer *dp, bool is_retry)
 	pthread_mutex_lock(&dp->lock);
 	if (!wg_timers_may_send_initiation(&dp->timers, is_retry, now)) {
 		pthread_mutex_unlock(&dp->lock);
-		return;
+		return -EALREADY;
 	}
 	ret = wg_proto_create_initiation(&dev->proto, dp->peer, &msg, now, wg_wall());
 	if (ret == 0) {
@@ -149,14 +150,15 @@ void wg_dev_send_initiation(struct wg_dev_peer *dp, bool is_retry)
 	pthread_mutex_unlock(&dp->lock);
 	if (ret < 0) {
 		cst_debug("cannot create handshake initiation: %s", strerror(-ret));
-		return;
+		return ret;
 	}
 	if (!wg_peer_get_endpoint(dp->peer, &ep)) {
 		cst_debug("peer has no endpoint: initiation not sent");
-		return;
+		return -EDESTADDRREQ;
 	}
 	cst_debug("sending handshake initiation%s", is_retry ? " (retry)" : "");
 	wg_dev_send(dev, &ep, &msg, sizeof(msg));
+	return 0;
 }
 
 /* Bookkeeping after sealed bytes left for dp: counters, timers, and the
@@ -260,6 +262,50 @@ void wg_dev_flush_staged(struct wg_dev_peer *dp, bool keepalive_if_empty)
 	free(buf);
 }
 
+/* ---- this namespace's addresses (relay) ---- */
+
+/* Re-reads the addresses after the watch socket said they changed. On
+ * failure the old list stays (and the next change tries again). */
+static void wg_dev_local_refresh(struct wg_device *dev)
+{
+	struct tun_local_addr *list = NULL;
+	size_t total = 0, cap = 16;
+	int n = -ENOMEM;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		free(list);
+		list = calloc(cap, sizeof(*list));
+		if (!list)
+			return;
+		n = tun_addr_list(list, cap, &total);
+		if (n < 0 || total <= cap)
+			break;
+		cap = total + 16;
+	}
+	if (n < 0) {
+		cst_warn("cannot read this namespace's addresses: %s", strerror(-n));
+		free(list);
+		return;
+	}
+	pthread_rwlock_wrlock(&dev->local_lock);
+	free(dev->local);
+	dev->local = list;
+	dev->n_local = (size_t)n;
+	pthread_rwlock_unlock(&dev->local_lock);
+}
+
+bool wg_dev_is_local(struct wg_device *dev, int family, const uint8_t *addr)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	bool local = false;
+
+	pthread_rwlock_rdlock(&dev->local_lock);
+	for (size_t i = 0; i < dev->n_local && !local; i++)
+		local = dev->local[i].family == family && !memcmp(dev->local[i].addr, addr, alen);
+	pthread_rwlock_unlock(&dev->local_lock);
+	return local;
+}
+
 /* ---- timers ---- */
 
 static void wg_dev_run_timers(struct wg_dev_peer *dp, uint64_t now)
@@ -300,12 +346,31 @@ static void *wg_dev_timer_thread(void *arg)
 	size_t cap = 0;
 
 	while (!atomic_load(&dev->stopping)) {
-		struct pollfd pfd = { .fd = dev->stop_fd, .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = dev->stop_fd, .events = POLLIN },
+					 { .fd = dev->addr_watch_fd, .events = POLLIN } };
 		size_t n = 0, count = 0;
 		uint64_t now;
 
-		if (poll(&pfd, 1, WG_DEV_TICK_MS) > 0)
-			break;
+		/* Address changes are picked up at once (a relay must not send
+		 * a packet for a new local address to a peer); the timers run
+		 * then too, a little early, which they allow. */
+		if (poll(pfd, dev->addr_watch_fd >= 0 ? 2 : 1, WG_DEV_TICK_MS) > 0) {
+			if (pfd[0].revents)
+				break;
+			if (pfd[1].revents) {
+				int changed = tun_addr_watch_drain(dev->addr_watch_fd);
+				if (changed < 0) {
+					/* not to spin on a broken socket: the list
+					 * stays as it is from now on */
+					cst_warn("address watch failed: %s; local addresses "
+						 "no longer followed", strerror(-changed));
+					close(dev->addr_watch_fd);
+					dev->addr_watch_fd = -1;
+				}
+				if (changed)
+					wg_dev_local_refresh(dev);
+			}
+		}
 		now = wg_now();
 		/* Take references to every peer, then run their timers unlocked
 		 * (sending may take the peer locks the UAPI also needs). */
@@ -400,14 +465,9 @@ static int wg_dev_add_peer_locked(struct wg_device *dev, const uint8_t key[WG_KE
 	return 0;
 }
 
-static int wg_dev_rebind(struct wg_device *dev, uint16_t port)
+/* Installs a socket opened by wg_dev_open_socket in place of the old one. */
+static void wg_dev_swap_socket(struct wg_device *dev, int fd, int family, uint16_t bound)
 {
-	int fd = -1, family = 0, ret;
-	uint16_t bound = 0;
-
-	ret = wg_dev_open_socket(port, dev->fwmark, &fd, &family, &bound);
-	if (ret < 0)
-		return ret;
 	pthread_rwlock_wrlock(&dev->sock_lock);
 	if (dev->udp_fd >= 0)
 		close(dev->udp_fd);
@@ -416,28 +476,85 @@ static int wg_dev_rebind(struct wg_device *dev, uint16_t port)
 	dev->listen_port = bound;
 	pthread_rwlock_unlock(&dev->sock_lock);
 	cst_info("listening on UDP port %u", bound);
+}
+
+static int wg_dev_rebind(struct wg_device *dev, uint16_t port)
+{
+	int fd = -1, family = 0, ret;
+	uint16_t bound = 0;
+
+	ret = wg_dev_open_socket(port, dev->fwmark, &fd, &family, &bound);
+	if (ret < 0)
+		return ret;
+	wg_dev_swap_socket(dev, fd, family, bound);
 	return 0;
 }
 
-static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
+static socklen_t wg_dev_family_len(int family)
 {
-	struct wg_device *dev = ctx;
-	int ret = 0;
+	return family == AF_INET ? sizeof(struct sockaddr_in) :
+	       family == AF_INET6 ? sizeof(struct sockaddr_in6) : 0;
+}
 
+/* Everything that can be wrong with a transaction built by hand (the UAPI
+ * parser never produces it), checked before anything is applied. */
+static int wg_dev_validate(const struct wg_uapi_set *set)
+{
+	if (set->n_peers > WG_UAPI_MAX_PEERS || (set->n_peers && !set->peers))
+		return -EINVAL;
+	for (size_t i = 0; i < set->n_peers; i++) {
+		const struct wg_uapi_peer *up = &set->peers[i];
+
+		if (up->n_allowed_ips > WG_UAPI_MAX_ALLOWED_IPS ||
+		    (up->n_allowed_ips && !up->allowed_ips))
+			return -EINVAL;
+		if (up->has_endpoint) {
+			socklen_t need = wg_dev_family_len(up->endpoint.ss_family);
+
+			if (!need || (up->endpoint_len &&
+				      (up->endpoint_len < need ||
+				       up->endpoint_len > sizeof(up->endpoint))))
+				return -EINVAL;
+		}
+		for (size_t j = 0; j < up->n_allowed_ips; j++) {
+			const struct wg_uapi_allowed_ip *a = &up->allowed_ips[j];
+
+			if (!(a->family == AF_INET && a->cidr <= 32) &&
+			    !(a->family == AF_INET6 && a->cidr <= 128))
+				return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int wg_device_set(struct wg_device *dev, const struct wg_uapi_set *set)
+{
+	int ret, new_fd = -1, new_family = 0;
+	uint16_t new_port = 0;
+
+	ret = wg_dev_validate(set);
+	if (ret < 0)
+		return ret;
 	pthread_mutex_lock(&dev->conf_lock);
+	/* The one step that can fail for a reason outside the transaction
+	 * goes first, so a port in use changes nothing. */
+	if (set->has_listen_port && set->listen_port != dev->listen_port) {
+		ret = wg_dev_open_socket(set->listen_port,
+					 set->has_fwmark ? set->fwmark : dev->fwmark, &new_fd,
+					 &new_family, &new_port);
+		if (ret < 0) {
+			cst_err("cannot bind UDP port %u: %s", set->listen_port, strerror(-ret));
+			goto out;
+		}
+	}
 	if (set->has_fwmark) {
 		dev->fwmark = set->fwmark;
 		pthread_rwlock_rdlock(&dev->sock_lock);
 		setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof(dev->fwmark));
 		pthread_rwlock_unlock(&dev->sock_lock);
 	}
-	if (set->has_listen_port && set->listen_port != dev->listen_port) {
-		ret = wg_dev_rebind(dev, set->listen_port);
-		if (ret < 0) {
-			cst_err("cannot bind UDP port %u: %s", set->listen_port, strerror(-ret));
-			goto out;
-		}
-	}
+	if (new_fd >= 0)
+		wg_dev_swap_socket(dev, new_fd, new_family, new_port);
 	pthread_mutex_lock(&dev->peers_lock);
 	if (set->has_private_key) {
 		struct wg_identity id;
@@ -457,6 +574,7 @@ static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
 		const struct wg_uapi_peer *up = &set->peers[i];
 		struct wg_dev_peer *dp = wg_dev_find(dev, up->public_key);
 		uint64_t now = wg_now();
+		int r;
 
 		if (up->remove) {
 			if (dp)
@@ -466,7 +584,10 @@ static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
 		if (!dp) {
 			if (up->update_only)
 				continue;
-			if (wg_dev_add_peer_locked(dev, up->public_key, &dp) < 0)
+			r = wg_dev_add_peer_locked(dev, up->public_key, &dp);
+			if (r == -ENOMEM && !ret)
+				ret = r;
+			if (r < 0)
 				continue; /* our own key or a zero key: ignored, as wireguard-go */
 		}
 		if (up->has_psk)
@@ -474,12 +595,15 @@ static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
 					 sodium_is_zero(up->psk, WG_KEY_LEN) ? NULL : up->psk);
 		if (up->has_endpoint)
 			wg_peer_set_endpoint(dp->peer, (const struct sockaddr *)&up->endpoint,
-					     up->endpoint_len);
+					     up->endpoint_len ? up->endpoint_len :
+					     wg_dev_family_len(up->endpoint.ss_family));
 		if (up->replace_allowed_ips)
 			wg_allowedips_remove_by_peer(&dev->aips, dp->peer);
 		for (size_t j = 0; j < up->n_allowed_ips; j++) {
 			const struct wg_uapi_allowed_ip *a = &up->allowed_ips[j];
-			wg_allowedips_insert(&dev->aips, a->family, a->addr, a->cidr, dp->peer);
+			r = wg_allowedips_insert(&dev->aips, a->family, a->addr, a->cidr, dp->peer);
+			if (r < 0 && !ret)
+				ret = r;
 		}
 		if (up->has_keepalive) {
 			pthread_mutex_lock(&dp->lock);
@@ -495,10 +619,13 @@ static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
 	pthread_mutex_unlock(&dev->peers_lock);
 out:
 	pthread_mutex_unlock(&dev->conf_lock);
-	return ret < 0 ? -ret : 0;
+	return ret;
 }
 
-struct wg_dev_walk { struct wg_uapi_writer *w; };
+static int wg_dev_uapi_set(void *ctx, const struct wg_uapi_set *set)
+{
+	return -wg_device_set(ctx, set);
+}
 
 static void wg_dev_walk_aip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
 {
@@ -545,6 +672,144 @@ static int wg_dev_uapi_get(void *ctx, struct wg_uapi_writer *w)
 	return 0;
 }
 
+/* ---- reading the device (embedding) ---- */
+
+struct wg_dev_aip_list {
+	struct wg_device_peer_info *pi;
+	size_t cap;
+	bool oom;
+};
+
+static void wg_dev_collect_aip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	struct wg_dev_aip_list *l = ctx;
+	struct wg_device_peer_info *pi = l->pi;
+	struct wg_uapi_allowed_ip *a;
+
+	if (l->oom)
+		return;
+	if (pi->n_allowed_ips == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct wg_uapi_allowed_ip *grown = realloc(pi->allowed_ips, cap * sizeof(*grown));
+		if (!grown) {
+			l->oom = true;
+			return;
+		}
+		pi->allowed_ips = grown;
+		l->cap = cap;
+	}
+	a = &pi->allowed_ips[pi->n_allowed_ips++];
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	memcpy(a->addr, addr, family == AF_INET ? 4 : 16);
+	a->cidr = cidr;
+}
+
+static void wg_dev_stats_read(struct wg_device *dev, struct wg_device_stats *st)
+{
+	const struct wg_dev_stats *s = &dev->stats;
+
+	st->rx_unknown_index = atomic_load_explicit(&s->rx_unknown_index, memory_order_relaxed);
+	st->rx_handshake_rejected =
+		atomic_load_explicit(&s->rx_handshake_rejected, memory_order_relaxed);
+	st->rx_bad_source = atomic_load_explicit(&s->rx_bad_source, memory_order_relaxed);
+	st->rx_auth_failed = atomic_load_explicit(&s->rx_auth_failed, memory_order_relaxed);
+	st->rx_malformed = atomic_load_explicit(&s->rx_malformed, memory_order_relaxed);
+	st->relay_packets = atomic_load_explicit(&s->relay_packets, memory_order_relaxed);
+	st->relay_bytes = atomic_load_explicit(&s->relay_bytes, memory_order_relaxed);
+	st->relay_dropped = atomic_load_explicit(&s->relay_dropped, memory_order_relaxed);
+}
+
+int wg_device_get_info(struct wg_device *dev, struct wg_device_info *out)
+{
+	struct wg_identity id;
+	size_t n = 0;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&dev->conf_lock);
+	out->has_private_key = wg_proto_get_identity(&dev->proto, &id);
+	if (out->has_private_key)
+		memcpy(out->public_key, id.public_key, WG_KEY_LEN);
+	sodium_memzero(&id, sizeof(id));
+	out->listen_port = dev->listen_port;
+	out->fwmark = dev->fwmark;
+	wg_dev_stats_read(dev, &out->stats);
+	pthread_mutex_lock(&dev->peers_lock);
+	for (struct wg_dev_peer *dp = dev->peers; dp; dp = dp->next)
+		n++;
+	if (n) {
+		out->peers = calloc(n, sizeof(*out->peers));
+		if (!out->peers) {
+			ret = -ENOMEM;
+			goto unlock;
+		}
+	}
+	for (struct wg_dev_peer *dp = dev->peers; dp; dp = dp->next) {
+		struct wg_device_peer_info *pi = &out->peers[out->n_peers++];
+		struct wg_dev_aip_list l = { .pi = pi };
+		struct wg_peer *p = dp->peer;
+
+		memcpy(pi->public_key, p->public_key, WG_KEY_LEN);
+		pi->has_endpoint = wg_peer_get_endpoint(p, &pi->endpoint);
+		pi->rx_bytes = atomic_load(&p->rx_bytes);
+		pi->tx_bytes = atomic_load(&p->tx_bytes);
+		pi->last_handshake_wall_ns = atomic_load(&p->last_handshake_wall_ns);
+		pi->persistent_keepalive = p->persistent_keepalive_interval;
+		wg_allowedips_walk_by_peer(&dev->aips, p, wg_dev_collect_aip, &l);
+		if (l.oom) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+unlock:
+	pthread_mutex_unlock(&dev->peers_lock);
+	pthread_mutex_unlock(&dev->conf_lock);
+	if (ret < 0)
+		wg_device_info_free(out);
+	return ret;
+}
+
+void wg_device_info_free(struct wg_device_info *info)
+{
+	if (!info)
+		return;
+	for (size_t i = 0; i < info->n_peers; i++)
+		free(info->peers[i].allowed_ips);
+	free(info->peers);
+	memset(info, 0, sizeof(*info));
+}
+
+int wg_device_initiate(struct wg_device *dev, const uint8_t public_key[WG_KEY_LEN])
+{
+	struct wg_dev_peer *dp;
+	struct wg_peer *peer = NULL;
+	struct wg_identity id;
+	struct sockaddr_storage ep;
+	bool has_key;
+	int ret;
+
+	has_key = wg_proto_get_identity(&dev->proto, &id);
+	sodium_memzero(&id, sizeof(id));
+	pthread_mutex_lock(&dev->peers_lock);
+	dp = wg_dev_find(dev, public_key);
+	if (dp)
+		peer = wg_peer_get(dp->peer); /* keeps dp alive too: it lives in the peer */
+	pthread_mutex_unlock(&dev->peers_lock);
+	if (!peer)
+		return -ENOENT;
+	if (!has_key)
+		ret = -ENOKEY;
+	else if (!wg_peer_get_endpoint(peer, &ep))
+		ret = -EDESTADDRREQ;
+	else if (peer->removed)
+		ret = -ENOENT;
+	else
+		ret = wg_dev_send_initiation(dp, false);
+	wg_peer_put(peer);
+	return ret;
+}
+
 /* ---- lifecycle ---- */
 
 int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
@@ -561,7 +826,9 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 	dev->stop_fd = -1;
 	dev->tx_wake_fd = -1;
 	dev->rx_wake_fd = -1;
+	dev->addr_watch_fd = -1;
 	dev->tun.fd = -1;
+	dev->relay = cfg->relay;
 	dev->mtu = cfg->mtu ? cfg->mtu : 1420;
 	dev->tcfg = cfg->timers;
 	if (!dev->tcfg.rekey_timeout)
@@ -570,6 +837,7 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 	pthread_mutex_init(&dev->tx_lock, NULL);
 	pthread_mutex_init(&dev->conf_lock, NULL);
 	pthread_mutex_init(&dev->peers_lock, NULL);
+	pthread_rwlock_init(&dev->local_lock, NULL);
 	wg_allowedips_init(&dev->aips);
 	ret = wg_proto_init(&dev->proto);
 	if (ret < 0)
@@ -608,15 +876,31 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 		ret = -errno;
 		goto fail;
 	}
+	if (dev->relay) {
+		/* Watch first, then read: a change in between is not missed. */
+		ret = tun_addr_watch_open();
+		if (ret < 0)
+			goto fail;
+		dev->addr_watch_fd = ret;
+		wg_dev_local_refresh(dev);
+		cst_info("relay on: packets between peers are sealed again in the data path");
+	}
 	ret = wg_cpool_new_from_env(&dev->cpool);
 	if (ret < 0)
 		goto fail;
 	ret = wg_uapi_server_start(cfg->uapi_dir, dev->tun.name, &ops, dev, &dev->uapi);
-	if (ret < 0) {
-		if (ret == -EADDRINUSE)
-			ret = -EBUSY;
+	if (ret == -EADDRINUSE) {
+		ret = -EBUSY;
 		goto fail;
 	}
+	if (ret < 0 && cfg->uapi_optional) {
+		cst_warn("no UAPI socket in %s (%s): `wg` cannot reach this interface",
+			 cfg->uapi_dir ? cfg->uapi_dir : "/var/run/wireguard", strerror(-ret));
+		dev->uapi = NULL;
+		ret = 0;
+	}
+	if (ret < 0)
+		goto fail;
 	if ((ret = -pthread_create(&dev->tun_thread, NULL, wg_send_tun_thread, dev)) < 0)
 		goto fail_uapi;
 	if ((ret = -pthread_create(&dev->udp_thread, NULL, wg_receive_udp_thread, dev)) < 0) {
@@ -644,10 +928,14 @@ fail:
 		close(dev->tx_wake_fd);
 	if (dev->rx_wake_fd >= 0)
 		close(dev->rx_wake_fd);
+	if (dev->addr_watch_fd >= 0)
+		close(dev->addr_watch_fd);
 	if (dev->udp_fd >= 0)
 		close(dev->udp_fd);
 	tun_close(&dev->tun);
 	wg_cpool_free(dev->cpool);
+	free(dev->local);
+	pthread_rwlock_destroy(&dev->local_lock);
 	wg_allowedips_deinit(&dev->aips);
 	wg_proto_deinit(&dev->proto);
 	free(dev->tx_rbuf);
@@ -689,8 +977,12 @@ void wg_device_free(struct wg_device *dev)
 	close(dev->stop_fd);
 	close(dev->tx_wake_fd);
 	close(dev->rx_wake_fd);
+	if (dev->addr_watch_fd >= 0)
+		close(dev->addr_watch_fd);
 	close(dev->udp_fd);
 	tun_close(&dev->tun);
+	free(dev->local);
+	pthread_rwlock_destroy(&dev->local_lock);
 	wg_allowedips_deinit(&dev->aips);
 	wg_proto_deinit(&dev->proto);
 	pthread_rwlock_destroy(&dev->sock_lock);

@@ -133,11 +133,17 @@ static void wg_receive_control(struct wg_device *dev, uint8_t *buf, size_t len,
 			       wg_wall(), NULL, 0, &r);
 	if (ret < 0) {
 		cst_debug("dropped datagram of %zu bytes: %s", len, strerror(-ret));
+		if (type == WG_MSG_INITIATION || type == WG_MSG_RESPONSE || type == WG_MSG_COOKIE_REPLY)
+			wg_dev_count(&dev->stats.rx_handshake_rejected, 1);
+		else
+			wg_dev_count(&dev->stats.rx_malformed, 1);
 		return;
 	}
 	switch (r.event) {
 	case WG_PROTO_SEND_COOKIE:
 		cst_debug("under load: answering with a cookie reply");
+		/* the message itself is not consumed: the sender retries with mac2 */
+		wg_dev_count(&dev->stats.rx_handshake_rejected, 1);
 		wg_dev_send(dev, &src, &r.cookie_reply, sizeof(r.cookie_reply));
 		break;
 	case WG_PROTO_COOKIE:
@@ -146,9 +152,13 @@ static void wg_receive_control(struct wg_device *dev, uint8_t *buf, size_t len,
 	case WG_PROTO_INITIATION: {
 		struct wg_dev_peer *dp = r.peer->user;
 		struct wg_msg_response resp;
-		if (!dp || r.peer->removed)
+		if (!dp || r.peer->removed) {
+			wg_dev_count(&dev->stats.rx_handshake_rejected, 1);
 			break;
-		if (wg_proto_create_response(&dev->proto, r.peer, &resp, now, wg_wall()) == 0) {
+		}
+		if (wg_proto_create_response(&dev->proto, r.peer, &resp, now, wg_wall()) != 0) {
+			wg_dev_count(&dev->stats.rx_handshake_rejected, 1);
+		} else {
 			pthread_mutex_lock(&dp->lock);
 			wg_timers_any_authenticated_packet_received(&dp->timers, now);
 			wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
@@ -162,8 +172,10 @@ static void wg_receive_control(struct wg_device *dev, uint8_t *buf, size_t len,
 	}
 	case WG_PROTO_RESPONSE: {
 		struct wg_dev_peer *dp = r.peer->user;
-		if (!dp || r.peer->removed)
+		if (!dp || r.peer->removed) {
+			wg_dev_count(&dev->stats.rx_handshake_rejected, 1);
 			break;
+		}
 		pthread_mutex_lock(&dp->lock);
 		wg_timers_any_authenticated_packet_received(&dp->timers, now);
 		wg_timers_any_authenticated_packet_traversal(&dp->timers, now);
@@ -191,6 +203,15 @@ static void wg_receive_control(struct wg_device *dev, uint8_t *buf, size_t len,
  * made possible). */
 
 #define WG_RECEIVE_ITEMS 1024
+#define WG_RELAY_DSTS 16 /* destination peers gathered before a relay flush */
+
+/* A decrypted packet the relay will seal again: it stays where it was
+ * opened (the receive buffers live until the next recvmmsg). */
+struct wg_relay_item {
+	const uint8_t *pkt;
+	uint32_t len;
+	uint32_t dst;                      /* index into rl_dst */
+};
 
 struct wg_receive_batch {
 	struct wg_open_item *items;
@@ -202,6 +223,15 @@ struct wg_receive_batch {
 	uint8_t *gt_bufs;                  /* TUN_GRO_FLOWS super-packet buffers */
 	uint64_t now;
 	unsigned delivered;                /* packets handed to the TUN this batch */
+	/* relay (dev->relay): packets for other peers, by destination */
+	struct wg_relay_item *rl_items;    /* WG_RECEIVE_ITEMS */
+	unsigned rl_n;
+	struct wg_peer *rl_dst[WG_RELAY_DSTS]; /* references */
+	unsigned rl_ndst;
+	uint8_t *rl_segs;                  /* the UDP thread's own WG_DEV_MAX_SEGS slots */
+	int rl_cfamily;                    /* destination cache of the run being delivered */
+	uint8_t rl_caddr[16];
+	int rl_cidx;                       /* its rl_dst index, -1 = the TUN */
 };
 
 static uint32_t wg_receive_index(const struct wg_open_item *it)
@@ -209,15 +239,118 @@ static uint32_t wg_receive_index(const struct wg_open_item *it)
 	return ((const struct wg_msg_transport *)it->msg)->receiver_index; /* packed: any alignment */
 }
 
+/* Seals the gathered relay packets to their destination peers, grouped per
+ * peer (one keypair and endpoint fetch, GSO sends of up to WG_DEV_MAX_SEGS
+ * segments), through the send path's own code; without a session they wait
+ * for the handshake it starts, as the TUN's packets do. Called with no
+ * allowed-IPs lock held. */
+static void wg_receive_relay_flush(struct wg_device *dev, struct wg_receive_batch *rx)
+{
+	size_t slot = dev->tx_slot, seg_len[WG_DEV_MAX_SEGS];
+	uint64_t pkts = 0, bytes = 0, dropped = 0;
+
+	if (!rx->rl_ndst)
+		return;
+	pthread_rwlock_rdlock(&dev->sock_lock);
+	for (unsigned d = 0; d < rx->rl_ndst; d++) {
+		struct wg_send_ctx tx = { .now = rx->now };
+		unsigned k = 0;
+		bool drop;
+
+		wg_send_begin(dev, &tx, rx->rl_dst[d]); /* takes over the reference */
+		/* A session with nowhere to send it to: sealing would be wasted. */
+		drop = tx.peer->removed || (tx.kp && !tx.sl);
+		for (unsigned i = 0; i < rx->rl_n; i++) {
+			const struct wg_relay_item *e = &rx->rl_items[i];
+
+			if (e->dst != d)
+				continue;
+			if (drop || e->len > dev->seg_stride) {
+				dropped++;
+				continue;
+			}
+			memcpy(rx->rl_segs + k * slot + WG_MSG_TRANSPORT_HEADER_LEN, e->pkt, e->len);
+			seg_len[k++] = e->len;
+			pkts++;
+			bytes += e->len;
+			if (k == WG_DEV_MAX_SEGS) {
+				wg_send_seal(dev, &tx, rx->rl_segs, seg_len, k);
+				k = 0;
+			}
+		}
+		if (k)
+			wg_send_seal(dev, &tx, rx->rl_segs, seg_len, k);
+		wg_send_end(&tx);
+	}
+	pthread_rwlock_unlock(&dev->sock_lock);
+	wg_dev_count(&dev->stats.relay_packets, pkts);
+	wg_dev_count(&dev->stats.relay_bytes, bytes);
+	if (dropped)
+		wg_dev_count(&dev->stats.relay_dropped, dropped);
+	rx->rl_n = rx->rl_ndst = 0;
+	rx->rl_cfamily = 0;
+}
+
+/* Relay mode: whether the opened packet from src goes to another peer.
+ * Returns 1 when it was taken for the relay, 0 when it goes to the TUN (its
+ * destination is an address of this namespace, in no peer's allowed IPs, or
+ * src's own), -ENOSPC when the relay must be flushed first. Takes the
+ * allowed-IPs read lock if *locked is false. */
+static int wg_receive_relay_take(struct wg_device *dev, struct wg_receive_batch *rx,
+				 struct wg_peer *src, const uint8_t *pkt, size_t len, int family,
+				 bool *locked)
+{
+	const uint8_t *dst = pkt + (family == AF_INET ? 16 : 24);
+	size_t alen = family == AF_INET ? 4 : 16;
+	int idx;
+
+	if (family == rx->rl_cfamily && memcmp(dst, rx->rl_caddr, alen) == 0) {
+		idx = rx->rl_cidx;
+	} else {
+		struct wg_peer *to;
+		unsigned d;
+
+		if (!*locked) {
+			wg_allowedips_read_lock(&dev->aips);
+			*locked = true;
+		}
+		to = wg_allowedips_lookup_locked(&dev->aips, family, dst);
+		idx = -1;
+		if (to && to != src && !wg_dev_is_local(dev, family, dst)) {
+			for (d = 0; d < rx->rl_ndst && rx->rl_dst[d] != to; d++)
+				;
+			if (d == rx->rl_ndst) {
+				if (d == WG_RELAY_DSTS)
+					return -ENOSPC;
+				rx->rl_dst[rx->rl_ndst++] = wg_peer_get(to); /* valid: lock held */
+			}
+			idx = (int)d;
+		}
+		rx->rl_cfamily = family;
+		memcpy(rx->rl_caddr, dst, alen);
+		rx->rl_cidx = idx;
+	}
+	if (idx < 0)
+		return 0;
+	if (rx->rl_n == WG_RECEIVE_ITEMS)
+		return -ENOSPC;
+	rx->rl_items[rx->rl_n++] = (struct wg_relay_item){ .pkt = pkt, .len = (uint32_t)len,
+							    .dst = (uint32_t)idx };
+	return 1;
+}
+
 /* Delivers the opened packets of one run of peer's, checking that each
- * inner source belongs to peer (cryptokey routing on receive). */
+ * inner source belongs to peer (cryptokey routing on receive); in relay
+ * mode a packet for another peer is gathered for the relay instead. */
 static void wg_receive_deliver(struct wg_device *dev, struct wg_receive_batch *rx, struct wg_peer *peer,
 			      unsigned from, unsigned to)
 {
 	int c_family = 0;
 	uint8_t c_src[16];
 	bool locked = false;
+	uint64_t malformed = 0, bad_source = 0;
 
+	rx->rl_cfamily = 0; /* the allowed IPs may have changed since the last run */
 	for (unsigned i = from; i < to; i++) {
 		struct wg_open_item *it = &rx->items[i];
 		const uint8_t *inner_src;
@@ -229,6 +362,7 @@ static void wg_receive_deliver(struct wg_device *dev, struct wg_receive_batch *r
 		n = wg_receive_inner_len(it->dst, (size_t)it->result, &family, &inner_src);
 		if (n < 0) {
 			cst_debug("dropped malformed inner packet");
+			malformed++;
 			continue;
 		}
 		if (family != c_family ||
@@ -239,16 +373,38 @@ static void wg_receive_deliver(struct wg_device *dev, struct wg_receive_batch *r
 			}
 			if (wg_allowedips_lookup_locked(&dev->aips, family, inner_src) != peer) {
 				cst_debug("dropped packet with source not allowed for its peer");
+				bad_source++;
 				continue;
 			}
 			c_family = family;
 			memcpy(c_src, inner_src, family == AF_INET ? 4 : 16);
+		}
+		if (dev->relay) {
+			int r = wg_receive_relay_take(dev, rx, peer, it->dst, (size_t)n, family,
+						      &locked);
+			if (r == -ENOSPC) {
+				/* Sealing sends and may stage: never under the
+				 * allowed-IPs lock. Both caches start over. */
+				if (locked)
+					wg_allowedips_read_unlock(&dev->aips);
+				locked = false;
+				wg_receive_relay_flush(dev, rx);
+				c_family = 0;
+				r = wg_receive_relay_take(dev, rx, peer, it->dst, (size_t)n, family,
+							  &locked);
+			}
+			if (r > 0)
+				continue;
 		}
 		wg_receive_tun_deliver(dev, &rx->gt, it->dst, (size_t)n);
 		rx->delivered++;
 	}
 	if (locked)
 		wg_allowedips_read_unlock(&dev->aips);
+	if (malformed)
+		wg_dev_count(&dev->stats.rx_malformed, malformed);
+	if (bad_source)
+		wg_dev_count(&dev->stats.rx_bad_source, bad_source);
 }
 
 /* Items [from, to) share a receiver index. */
@@ -259,7 +415,7 @@ static void wg_receive_run(struct wg_device *dev, struct wg_receive_batch *rx, u
 	struct wg_dev_peer *dp;
 	struct sockaddr_storage src;
 	socklen_t sl;
-	unsigned last = to;
+	unsigned last = to, expired = 0, failed = 0;
 	uint64_t bytes = 0;
 	bool data = false, confirmed, rekey;
 
@@ -267,23 +423,37 @@ static void wg_receive_run(struct wg_device *dev, struct wg_receive_batch *rx, u
 				     WG_INDEX_KEYPAIR, &kp);
 	if (!peer) {
 		cst_debug("dropped %u datagrams for an unknown index", to - from);
+		wg_dev_count(&dev->stats.rx_unknown_index, to - from);
 		return;
 	}
 	dp = peer->user;
-	if (!dp || peer->removed)
-		goto out;
-	if (!wg_keypair_open_batch(kp, rx->items + from, to - from, rx->now, dev->cpool)) {
-		cst_debug("dropped %u datagrams: %s", to - from,
-			  strerror((int)-rx->items[from].result));
+	if (!dp || peer->removed) {
+		wg_dev_count(&dev->stats.rx_unknown_index, to - from);
 		goto out;
 	}
+	if (!wg_keypair_open_batch(kp, rx->items + from, to - from, rx->now, dev->cpool))
+		cst_debug("dropped %u datagrams: %s", to - from,
+			  strerror((int)-rx->items[from].result));
 	for (unsigned i = from; i < to; i++) {
-		if (rx->items[i].result < 0)
+		if (rx->items[i].result < 0) {
+			/* an expired keypair is no live session; the rest failed
+			 * authentication or the replay check */
+			if (rx->items[i].result == -EKEYEXPIRED)
+				expired++;
+			else
+				failed++;
 			continue;
+		}
 		bytes += rx->items[i].len;
 		data |= rx->items[i].result > 0;
 		last = i;
 	}
+	if (expired)
+		wg_dev_count(&dev->stats.rx_unknown_index, expired);
+	if (failed)
+		wg_dev_count(&dev->stats.rx_auth_failed, failed);
+	if (last == to)
+		goto out; /* nothing opened */
 	/* Roaming: the source of the latest authenticated packet. */
 	sl = wg_receive_unmap(&rx->from[rx->slot[last]], rx->msgs[rx->slot[last]].msg_hdr.msg_namelen,
 			  &src);
@@ -390,8 +560,16 @@ void *wg_receive_udp_thread(void *arg)
 				.gt_bufs = malloc((size_t)TUN_GRO_FLOWS * TUN_GRO_BUF_LEN) };
 	bool busy = false;
 
-	if (!msgs || !iov || !from || !bufs || !ctrl || !rx.items || !rx.slot || !rx.gt_bufs)
+	if (dev->relay) {
+		rx.rl_items = calloc(WG_RECEIVE_ITEMS, sizeof(*rx.rl_items));
+		rx.rl_segs = malloc(WG_DEV_MAX_SEGS * dev->tx_slot);
+	}
+	if (!msgs || !iov || !from || !bufs || !ctrl || !rx.items || !rx.slot || !rx.gt_bufs ||
+	    (dev->relay && (!rx.rl_items || !rx.rl_segs))) {
+		cst_err("UDP thread: out of memory; shutting down");
+		atomic_store(&dev->dead, 1);
 		goto out;
+	}
 	tun_gro_table_init(&rx.gt, rx.gt_bufs);
 	for (int i = 0; i < WG_DEV_BATCH; i++) {
 		iov[i].iov_base = bufs + (size_t)i * WG_DEV_BUF;
@@ -476,6 +654,8 @@ void *wg_receive_udp_thread(void *arg)
 			}
 		}
 		wg_receive_flush(dev, &rx);
+		if (dev->relay)
+			wg_receive_relay_flush(dev, &rx);
 		wg_receive_gro_flush(dev, &rx.gt);
 		/* The kernel rewrote the lengths of the slots it filled: only
 		 * those need resetting, so an idle wake-up touches a few cache
@@ -490,6 +670,10 @@ void *wg_receive_udp_thread(void *arg)
 				break;
 	}
 out:
+	for (unsigned d = 0; d < rx.rl_ndst; d++)
+		wg_peer_put(rx.rl_dst[d]);
+	free(rx.rl_items);
+	free(rx.rl_segs);
 	free(rx.gt_bufs);
 	free(rx.slot);
 	free(rx.items);

@@ -25,19 +25,6 @@
  * sealed where the split put them (room for the header in front and the
  * padding and tag behind), so nothing is copied on the way out. */
 
-struct wg_send_ctx {
-	struct wg_peer *peer;       /* a reference; NULL before the first packet */
-	struct wg_dev_peer *dp;
-	struct wg_keypair *kp;      /* a reference; NULL = no session */
-	struct sockaddr_storage sa; /* endpoint in the socket's family */
-	socklen_t sl;               /* 0 = no endpoint */
-	int rt_family;              /* route cache: rt_addr → peer */
-	uint8_t rt_addr[16];
-	bool aips_locked;           /* allowed-IPs read lock taken (at the first miss) */
-	uint64_t now, bytes, last_counter;
-	bool sent, need_init;
-};
-
 static int wg_send_ip_dst(const uint8_t *pkt, size_t len, int *family, const uint8_t **addr)
 {
 	if (len >= 20 && (pkt[0] >> 4) == 4) {
@@ -54,7 +41,7 @@ static int wg_send_ip_dst(const uint8_t *pkt, size_t len, int *family, const uin
 }
 
 /* Socket lock held (read). */
-static void wg_send_begin(struct wg_device *dev, struct wg_send_ctx *tx, struct wg_peer *peer)
+void wg_send_begin(struct wg_device *dev, struct wg_send_ctx *tx, struct wg_peer *peer)
 {
 	struct sockaddr_storage ep;
 
@@ -69,7 +56,7 @@ static void wg_send_begin(struct wg_device *dev, struct wg_send_ctx *tx, struct 
 /* The bookkeeping of everything the batch sent to tx->peer, then lets it go.
  * Socket lock held (read; the initiation takes it again, which a
  * reader-preferring rwlock allows). */
-static void wg_send_end(struct wg_send_ctx *tx)
+void wg_send_end(struct wg_send_ctx *tx)
 {
 	struct wg_dev_peer *dp = tx->dp;
 	bool rekey = false;
@@ -157,15 +144,29 @@ static void wg_send_segments(struct wg_device *dev, const struct sockaddr_storag
 	}
 }
 
-/* Sends n sealed messages to tx->peer's endpoint, if it has one. */
+/* Sends n sealed messages to tx->peer's endpoint, if it has one. UDP GSO
+ * cuts one send into segments of the first one's size, the last may be
+ * shorter: so a send carries a run of messages of one size and at most one
+ * shorter one after it. A TSO super-packet's segments are always one such
+ * run; relayed packets of mixed sizes become several. */
 static void wg_send_emit(struct wg_device *dev, struct wg_send_ctx *tx, struct iovec *iov,
 			 unsigned n)
 {
+	unsigned i = 0;
+
 	if (!n || !tx->sl)
 		return;
-	for (unsigned i = 0; i < n; i++)
+	while (i < n) {
+		unsigned j = i + 1;
+
 		tx->bytes += iov[i].iov_len;
-	wg_send_segments(dev, &tx->sa, tx->sl, iov, n);
+		while (j < n && iov[j].iov_len == iov[i].iov_len)
+			tx->bytes += iov[j++].iov_len;
+		if (j < n && iov[j].iov_len < iov[i].iov_len)
+			tx->bytes += iov[j++].iov_len;
+		wg_send_segments(dev, &tx->sa, tx->sl, iov + i, j - i);
+		i = j;
+	}
 	tx->sent = true;
 }
 
@@ -210,8 +211,8 @@ static unsigned wg_send_encrypt(struct wg_device *dev, struct wg_keypair *kp, st
  * order here, the encryption may be spread over the pool, and nothing is
  * sent before all of it is done, so the segments leave in order. Socket
  * lock held. */
-static void wg_send_seal(struct wg_device *dev, struct wg_send_ctx *tx, uint8_t *segs,
-			   const size_t *seg_len, unsigned nseg)
+void wg_send_seal(struct wg_device *dev, struct wg_send_ctx *tx, uint8_t *segs,
+		  const size_t *seg_len, unsigned nseg)
 {
 	size_t slot = dev->tx_slot, bytes = 0;
 	struct iovec iov[WG_DEV_MAX_SEGS];
