@@ -1,5 +1,5 @@
 /* The Telegram bot: what the fenced bot lease starts and stops (it takes the
- * place of the stand-in runner with the same two calls).
+ * place of the stand-in runner that came first, with the same two calls).
  *
  * While this node holds the lease the bot long-polls getUpdates with the
  * network's token, answers the owner (node list, node card, stats, speed

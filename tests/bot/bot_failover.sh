@@ -80,6 +80,33 @@ ALIVE=$(for i in $REST; do echo "n$i"; done | paste -sd,)
 wait_group "$REST" "$ALIVE" 15 && ok "survivors agree: lease $G_OWNER (epoch $G_EPOCH)" || fail "survivors disagree"
 runlog overlap || fail "two bot runners at once"
 runlog failover --victim "$VICTIM"
+
+# --- the residual window: the new holder is killed while its answer is in
+# flight (committed, not yet sent). The command is not answered twice; the
+# last node tells the owner to send it again.
+W=${G_OWNER#n}
+H0=$(grep -c "owner command /help" "$WORK/n$W.log")
+help_seen() { [ "$(grep -c "owner command /help" "$WORK/n$W.log")" -gt "$H0" ]; }
+harness inject '{"method": "sendMessage", "hold": 8, "count": 1}' >/dev/null
+M=$(say /help)
+wait_for 10 help_seen || fail "n$W did not take the command"
+sleep 1 # committed; its answer is now held by the emulator
+daemon_kill "$W"
+echo "killed n$W (bot holder, its answer to /help in flight) with SIGKILL"
+LAST=$(for i in $REST; do [ "$i" = "$W" ] || echo "$i"; done)
+tg wait-text "moved to another node while it was answering" 20 >"$WORK/note.json" &&
+	ok "the last node (n$LAST) told the owner: $(jq -r .text "$WORK/note.json" | head -c 80)..." ||
+	fail "no note after a kill with an answer in flight"
+M2=$(say /nodes)
+reply_to "$M2" 15 >/dev/null && ok "n$LAST answers the next command" || fail "no answer from n$LAST"
+sleep 3
+tg bot >"$WORK/bot.json"
+N=$(jq "[.[] | select(.reply_to_message_id == $M)] | length" "$WORK/bot.json")
+[ "$N" = 0 ] && ok "the command in flight was not answered twice (its held answer died with n$W)" ||
+	fail "command in flight answered $N times"
+N=$(jq '[.[] | select((.text // "") | test("moved to another node"))] | length' "$WORK/bot.json")
+[ "$N" = 1 ] && ok "one note" || fail "$N notes"
+REST=$LAST
 # clean stops: under ASan a leak or error report at exit fails the test
 for i in $REST; do daemon_stop "$i"; done
 finish

@@ -12,7 +12,8 @@
 //     getUpdates on a token ends the first with 409 Conflict.
 //   - sendPhoto (multipart/form-data) and setMyCommands;
 //   - test controls under /_harness/: injected failures (409, 429 with
-//     retry_after, 401), the request log, the PNGs received.
+//     retry_after, 401), an answer held in flight (dropped if its sender dies
+//     meanwhile), the request log, the PNGs received.
 // usage: node server.js --host 127.0.0.1 --port 0 --portfile FILE
 'use strict';
 const http = require('http');
@@ -134,7 +135,8 @@ function getUpdates(req, res, token, p, entry) {
   polling.set(token, me);
   for (const e of events) tg.on(e, onEvent);
   me.timer = setTimeout(() => me.finish(200, { ok: true, result: [] }), timeout * 1000);
-  req.on('close', () => { if (!done) { done = true; clearTimeout(me.timer); for (const e of events) tg.off(e, onEvent); if (polling.get(token) === me) polling.delete(token); } });
+  // the poller went away (a killed bot): it no longer holds the token
+  res.on('close', () => { if (!done) { done = true; clearTimeout(me.timer); for (const e of events) tg.off(e, onEvent); if (polling.get(token) === me) polling.delete(token); } });
 }
 
 async function botMethod(req, res, url, token, method) {
@@ -146,7 +148,16 @@ async function botMethod(req, res, url, token, method) {
     return send(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
   }
   const inj = injected.find((f) => f.method === method && f.count > 0);
-  if (inj) {
+  if (inj && inj.hold) {
+    // an answer in flight: held, and dropped if its sender dies meanwhile
+    inj.count--;
+    entry.held = inj.hold;
+    await new Promise((r) => setTimeout(r, inj.hold * 1000));
+    if (req.socket.destroyed || res.destroyed) {
+      entry.status = 'dropped';
+      return undefined;
+    }
+  } else if (inj) {
     inj.count--;
     entry.status = inj.status;
     entry.injected = true;
@@ -194,7 +205,7 @@ async function harness(req, res, url) {
   const p = buf.length ? JSON.parse(buf.toString('utf8')) : {};
   switch (url.pathname) {
     case '/_harness/inject':
-      injected.push({ method: p.method, status: p.status, description: p.description, retry_after: p.retry_after, count: p.count || 1 });
+      injected.push({ method: p.method, status: p.status, description: p.description, retry_after: p.retry_after, hold: p.hold, count: p.count || 1 });
       return send(res, 200, { ok: true });
     case '/_harness/badtoken':
       if (p.bad) badTokens.add(p.token); else badTokens.delete(p.token);
