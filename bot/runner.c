@@ -175,7 +175,7 @@ static void on_committed(void *user, int err)
 	struct run_commit *k = user;
 	struct bot *b = k->b;
 
-	if (k->run != b->run || !b->epoch) {
+	if (k->run != b->run || !b->epoch || err == -ECANCELED) {
 		/* the run ended while committing: the next holder answers */
 	} else if (err == -ESTALE) {
 		/* a member knows a greater lease: we are not the holder any more */
@@ -184,6 +184,12 @@ static void on_committed(void *user, int err)
 		node_cluster_lease_recheck(node_daemon_cluster(b->d));
 		run_set_state(b, BOT_CONFLICT, "a newer bot lease exists");
 		run_wait(b, RUN_CONFLICT_YIELD, run_poll);
+	} else if (err) {
+		/* not committed: fetch the batch again after a pause */
+		cst_warn("cannot commit updates up to %lld: %s", (long long)k->u[k->n - 1].update_id,
+			 strerror(-err));
+		b->offset = k->u[0].update_id;
+		run_wait(b, run_backoff(b), run_poll);
 	} else {
 		run_dispatch(b, k->u, k->n);
 		if (b->epoch && k->run == b->run)

@@ -32,7 +32,7 @@ struct node_botstate {
 struct bs_batch {
 	struct node_botstate *bs;
 	unsigned pending;
-	int stale;
+	int stale, cancelled;
 	node_botstate_done_fn done;
 	node_botstate_cursor_fn cursor_done;
 	void *user;
@@ -297,7 +297,7 @@ static void bs_batch_end(struct bs_batch *b)
 	if (--b->pending)
 		return;
 	if (b->done)
-		b->done(b->user, b->stale ? -ESTALE : 0);
+		b->done(b->user, b->stale ? -ESTALE : b->cancelled ? -ECANCELED : 0);
 	if (b->cursor_done)
 		b->cursor_done(b->user, &b->bs->s.cursor);
 	free(b);
@@ -311,7 +311,9 @@ static void on_commit_done(void *user, int err, const cJSON *result, const char 
 	if (err == -EREMOTEIO && message && !strncmp(message, "stale lease", 11)) {
 		cst_warn("bot cursor refused: %s", message);
 		b->stale = 1;
-	} else if (err && err != -ECANCELED) {
+	} else if (err == -ECANCELED) {
+		b->cancelled = 1; /* shutting down: not committed */
+	} else if (err) {
 		cst_debug("BotCursor: %s", message && *message ? message : strerror(-err));
 	}
 	bs_batch_end(b);
