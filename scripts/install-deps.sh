@@ -9,7 +9,7 @@ PACKAGES=(
   libcurl4-gnutls-dev libmicrohttpd-dev libmnl-dev
   libcairo2-dev fonts-dejavu-core
   wireguard-go wireguard-tools iproute2 iptables nftables iputils-ping iperf3
-  procps psmisc bc python3 curl ca-certificates jq
+  procps psmisc bc python3 curl ca-certificates jq openssl
 )
 
 missing=()
