@@ -43,6 +43,11 @@ for c in /start /nodes "/stats n1" /help /nodes; do
 	reply_to "$M" 15 >/dev/null || fail "no answer to $c before the kill"
 done
 ok "5 commands answered before the kill"
+for i in 1 2 3; do
+	[ "$("$CLI" --state-dir "$WORK/n$i" status --json | jq -r '"\(.bot.owner_bound)/\(.bot.owner_id)"')" = "true/$OWNER_ID" ] ||
+		fail "n$i does not know the owner binding"
+done
+ok "every member holds the owner binding (id $OWNER_ID)"
 sleep 1 # the holder records the last batch as answered
 
 daemon_kill "$V"

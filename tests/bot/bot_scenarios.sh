@@ -88,6 +88,12 @@ echo "$R" | grep -q "1 node, 1 online" && ok "/start: node list" || fail "/start
 J=$("$CLI" --state-dir "$WORK/n1" status --json)
 [ "$(echo "$J" | jq -r .bot.owner_bound)/$(echo "$J" | jq -r .bot.owner_id)" = "true/$OWNER_ID" ] &&
 	ok "owner bound to id $OWNER_ID" || fail "owner binding: $(echo "$J" | jq -c .bot)"
+# the username now belongs to someone else: the numeric id decides
+TG_USER_ID=3003 TG_USERNAME=$OWNER_NAME
+M=$(say /start)
+R=$(tg wait-text "owner only" 10 | jq -r .text)
+[ "$R" = "⛔ This bot serves its owner only." ] && ok "the owner's username under another id is refused" || fail "username taken over: [$R]"
+as_owner
 OLD_LIST_DATA=$(tg button "n1" | jq -r .data)
 OLD_LIST_MSG=$(tg button "n1" | jq -r .message_id)
 
