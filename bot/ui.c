@@ -1,6 +1,7 @@
 /* The owner's console: who may talk to the bot, the commands, the buttons,
  * and the one screen message per chat that is edited in place. */
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,9 +392,10 @@ static void ui_invite(struct bot *b, int64_t chat_id, int64_t reply_to, const ch
 		 "Revoke it with <code>constella invite --revoke %s</code>.",
 		 ttl_txt, id, esc, esc, id);
 	bot_send_text(b, chat_id, msg, NULL, reply_to, NULL, NULL);
-	memset(link, 0, sizeof(link));
-	memset(esc, 0, sizeof(esc));
-	memset(msg, 0, sizeof(msg));
+	/* the link is a secret until used: wiped, not left on the stack */
+	sodium_memzero(link, sizeof(link));
+	sodium_memzero(esc, sizeof(esc));
+	sodium_memzero(msg, sizeof(msg));
 }
 
 static void ui_remove_ask(struct bot *b, int64_t chat_id, int64_t reply_to, const char *name)
