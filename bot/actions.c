@@ -40,6 +40,7 @@ struct act_job {
 	int64_t msg;           /* /stats: the message to edit with the result */
 	char node[NODE_ID_HEX + 1];
 	char name[64];
+	char name2[64];        /* speed test: the partner */
 	unsigned pending;
 	size_t n_slots;
 	struct act_slot {
@@ -200,18 +201,54 @@ void bot_act_stats(struct bot *b, struct bot_chat *c, const struct bot_node_view
 
 /* ---- 🌐 Network ---- */
 
+/* The member to test node v against: this node (the bot's), or when v is
+ * this node, the first other member online by name. 0: none. */
+static int act_speedtest_peer(struct bot *b, const struct bot_node_view *v, char *name,
+			      size_t cap)
+{
+	const struct node_state *st = node_daemon_state(b->d);
+	const char *self = node_daemon_self_id(b->d);
+	struct bot_node_view w;
+	int found = 0;
+
+	name[0] = 0;
+	for (size_t i = 0; i < st->n_peers; i++) {
+		const struct node_peer *p = &st->peers[i];
+
+		if (!strcmp(p->node_id, v->id))
+			continue;
+		if (!strcmp(v->id, self) ? (bot_ui_node(b, p->node_id, &w) || !w.online)
+					 : strcmp(p->node_id, self))
+			continue;
+		if (!found || strcmp(p->name, name) < 0)
+			snprintf(name, cap, "%s", p->name);
+		found = 1;
+	}
+	return found;
+}
+
 void bot_act_speedtest(struct bot *b, struct bot_chat *c, const struct bot_node_view *v)
 {
 	char body[200];
 	uint32_t gen;
 	struct act_job *j;
+	cJSON *params;
 
 	snprintf(body, sizeof(body), "🌐 Speed test: <i>running…</i> (up to %.0f s)",
 		 act_cfg(b)->speedtest_rpc_timeout);
 	gen = bot_ui_card(b, c, v->id, body);
 	if (!(j = act_job_new(b, ACT_SPEEDTEST, c->chat_id, gen, v, 1)))
 		return;
-	act_rpc(j, 0, v->id, "RunSpeedtest", NULL, act_cfg(b)->speedtest_rpc_timeout);
+	params = cJSON_CreateObject();
+	/* node to node (docs/cli.md, RunSpeedtest): the node against the one that
+	 * runs the bot, or the bot's node against another member; alone, the
+	 * internet test (SPEEDTEST_URL) */
+	if (act_speedtest_peer(b, v, j->slots[0].message, sizeof(j->slots[0].message)))
+		cJSON_AddStringToObject(params, "peer", j->slots[0].message);
+	snprintf(j->name2, sizeof(j->name2), "%.63s", j->slots[0].message);
+	j->slots[0].message[0] = 0;
+	cJSON_AddNumberToObject(params, "seconds", 5);
+	act_rpc(j, 0, v->id, "RunSpeedtest", params, act_cfg(b)->speedtest_rpc_timeout);
 	act_go(j);
 }
 
@@ -222,13 +259,22 @@ static void act_speedtest_done(struct act_job *j)
 
 	if (s->err == -EREMOTEIO && strstr(s->message, "not implemented"))
 		snprintf(body, sizeof(body), "🌐 Speed tests are not available on this node yet.");
+	else if (s->err == -EREMOTEIO && strstr(s->message, "already running"))
+		snprintf(body, sizeof(body), "🌐 A speed test is already running on this node or "
+					     "its partner: try again in a few seconds.");
+	else if (s->err == -EREMOTEIO && strstr(s->message, "SPEEDTEST_URL"))
+		snprintf(body, sizeof(body), "🌐 This node has no other member to test against, and "
+					     "its internet test is off (SPEEDTEST_URL is not set).");
 	else if (s->err)
 		snprintf(body, sizeof(body), "🌐 Speed test failed: %s",
 			 act_reason(s, why, sizeof(why)));
 	else if (bot_speedtest_format(s->result, line, sizeof(line)))
 		snprintf(body, sizeof(body), "🌐 Speed test: the node answered something unexpected");
+	else if (j->name2[0])
+		snprintf(body, sizeof(body), "🌐 <b>Speed test</b> with %s\n%s",
+			 bot_text_escape(j->name2, why, sizeof(why)), line);
 	else
-		snprintf(body, sizeof(body), "🌐 <b>Speed test</b>\n%s", line);
+		snprintf(body, sizeof(body), "🌐 <b>Speed test</b> (internet)\n%s", line);
 	act_show(j, "🌐", body);
 }
 
@@ -236,18 +282,21 @@ static void act_speedtest_done(struct act_job *j)
 
 void bot_act_metrics(struct bot *b, struct bot_chat *c, const struct bot_node_view *v)
 {
-	static const char *const kinds[] = { "cpu", "mem", "net" };
+	/* GetTS kinds (docs/cli.md); the network in bytes/s, drawn in Mbit/s */
+	static const char *const kinds[] = { "cpu", "mem", "net_rx", "net_tx" };
 	uint32_t gen = bot_ui_card(b, c, v->id, "📈 <i>collecting the history…</i>");
-	struct act_job *j = act_job_new(b, ACT_METRICS, c->chat_id, gen, v, 4);
+	struct act_job *j = act_job_new(b, ACT_METRICS, c->chat_id, gen, v, 5);
 
 	if (!j)
 		return;
 	act_rpc(j, 0, v->id, "GetStats", NULL, act_cfg(b)->rpc_timeout);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		cJSON *p = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(p, "kind", kinds[i]);
 		cJSON_AddNumberToObject(p, "hours", act_cfg(b)->metrics_window_h);
+		/* one point per chart pixel column is plenty */
+		cJSON_AddNumberToObject(p, "points", 360);
 		act_rpc(j, i + 1, v->id, "GetTS", p, act_cfg(b)->rpc_timeout);
 	}
 	act_go(j);
@@ -286,7 +335,11 @@ static void act_summary_line(struct bot_text *t, const char *label, const struct
 	double avg, max;
 	char spark[200];
 
-	if (!s || bot_series_summary(s, since, &avg, &max)) {
+	if (s && s->has_summary) {
+		avg = s->s_avg;
+		max = s->s_max;
+	}
+	if (!s || (!s->has_summary && bot_series_summary(s, since, &avg, &max))) {
 		bot_text_rawf(t, "%s: no samples yet", label);
 	} else {
 		bot_series_spark(s, points, top > 0 ? top : max, spark, sizeof(spark));
@@ -350,8 +403,14 @@ static void act_metrics_done(struct act_job *j)
 	if (!j->slots[2].err)
 		bot_ts_parse(j->slots[2].result, "mem", ser, &n);
 	n_mem = n;
-	if (!j->slots[3].err)
-		bot_ts_parse(j->slots[3].result, "net", ser, &n);
+	if (!j->slots[3].err && bot_ts_parse(j->slots[3].result, "down", ser, &n) == 0 && n > n_mem)
+		bot_series_scale(&ser[n - 1], 8 / 1e6);
+	if (!j->slots[4].err) {
+		size_t before = n;
+
+		if (bot_ts_parse(j->slots[4].result, "up", ser, &n) == 0 && n > before)
+			bot_series_scale(&ser[n - 1], 8 / 1e6);
+	}
 	cpu = n_cpu ? act_find(ser, n_cpu, "cpu", NULL) : NULL;
 	if (!cpu && n_cpu)
 		cpu = &ser[0];

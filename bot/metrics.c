@@ -23,6 +23,46 @@ static int mt_num(const cJSON *o, const char *k, double lo, double hi, double df
 	return 0;
 }
 
+/* GetStats v2's load averages and interface rates (absent: unknown). */
+static int mt_stats_v2(const cJSON *o, struct bot_stats *out)
+{
+	const cJSON *load = cJSON_GetObjectItemCaseSensitive(o, "load");
+	const cJSON *net = cJSON_GetObjectItemCaseSensitive(o, "net"), *x;
+	double rx = 0, tx = 0, v;
+	int i = 0;
+
+	out->load[0] = out->load[1] = out->load[2] = -1;
+	out->net_rx_bps = out->net_tx_bps = -1;
+	if (load && !cJSON_IsNull(load)) {
+		if (!cJSON_IsArray(load) || cJSON_GetArraySize(load) != 3)
+			return -EINVAL;
+		cJSON_ArrayForEach(x, load) {
+			if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < 0 ||
+			    x->valuedouble > 1e6)
+				return -EINVAL;
+			out->load[i++] = x->valuedouble;
+		}
+	}
+	if (net && !cJSON_IsNull(net)) {
+		if (!cJSON_IsArray(net) || cJSON_GetArraySize(net) > 1024)
+			return -EINVAL;
+		cJSON_ArrayForEach(x, net) {
+			if (!cJSON_IsObject(x))
+				return -EINVAL;
+			/* a rate is null until two samples exist */
+			if (mt_num(x, "rx_bytes_per_s", 0, 1e13, 0, &v))
+				return -EINVAL;
+			rx += v;
+			if (mt_num(x, "tx_bytes_per_s", 0, 1e13, 0, &v))
+				return -EINVAL;
+			tx += v;
+		}
+		out->net_rx_bps = rx;
+		out->net_tx_bps = tx;
+	}
+	return 0;
+}
+
 int bot_stats_parse(const cJSON *o, struct bot_stats *out)
 {
 	const cJSON *cpus, *c;
@@ -48,7 +88,7 @@ int bot_stats_parse(const cJSON *o, struct bot_stats *out)
 	    mt_num(o, "disk_free_b", -1, 1e19, -1, &out->disk_free_b) ||
 	    mt_num(o, "uptime_s", -1, 1e11, -1, &out->uptime_s))
 		return -EINVAL;
-	return 0;
+	return mt_stats_v2(o, out);
 }
 
 double bot_stats_cpu_avg(const struct bot_stats *s)
@@ -116,6 +156,15 @@ void bot_stats_format(struct bot_text *t, const struct bot_stats *s)
 		bot_text_raw(t, "Disk /: unknown");
 	}
 	bot_text_endl(t);
+	if (s->load[0] >= 0) {
+		bot_text_rawf(t, "Load: %.2f %.2f %.2f", s->load[0], s->load[1], s->load[2]);
+		bot_text_endl(t);
+	}
+	if (s->net_rx_bps >= 0) {
+		bot_text_rawf(t, "Network: ⬇️ %.2f Mbit/s · ⬆️ %.2f Mbit/s", s->net_rx_bps * 8 / 1e6,
+			      s->net_tx_bps * 8 / 1e6);
+		bot_text_endl(t);
+	}
 	if (s->uptime_s >= 0) {
 		long long up = (long long)s->uptime_s;
 
@@ -216,10 +265,26 @@ int bot_ts_parse(const cJSON *o, const char *default_name, struct bot_series *ou
 	series = cJSON_GetObjectItemCaseSensitive(o, "series");
 	points = cJSON_GetObjectItemCaseSensitive(o, "points");
 	if (points) {
+		const cJSON *sum = cJSON_GetObjectItemCaseSensitive(o, "summary");
+		double cnt, avg, max;
+
 		if (*n >= BOT_SERIES_MAX)
 			return -EINVAL;
 		if ((r = mt_series(points, default_name, &out[*n])))
 			return r;
+		if (sum && !cJSON_IsNull(sum)) {
+			if (!cJSON_IsObject(sum) || mt_num(sum, "count", 0, 1e12, 0, &cnt) ||
+			    mt_num(sum, "avg", -1e15, 1e15, 0, &avg) ||
+			    mt_num(sum, "max", -1e15, 1e15, 0, &max)) {
+				bot_series_free(&out[*n], 1);
+				return -EINVAL;
+			}
+			if (cnt > 0) {
+				out[*n].has_summary = 1;
+				out[*n].s_avg = avg;
+				out[*n].s_max = max;
+			}
+		}
 		(*n)++;
 	}
 	if (series && !cJSON_IsArray(series))
@@ -247,6 +312,14 @@ bad:
 	bot_series_free(out + start, *n - start);
 	*n = start;
 	return -EINVAL;
+}
+
+void bot_series_scale(struct bot_series *s, double f)
+{
+	for (size_t i = 0; i < s->n; i++)
+		s->v[i] *= f;
+	s->s_avg *= f;
+	s->s_max *= f;
 }
 
 int bot_series_summary(const struct bot_series *s, double since, double *avg, double *max)
@@ -294,10 +367,26 @@ void bot_series_spark(const struct bot_series *s, size_t k, double top, char *ou
 
 int bot_speedtest_format(const cJSON *o, char *out, size_t cap)
 {
+	const cJSON *dbps = cJSON_GetObjectItemCaseSensitive(o, "down_bytes_per_s");
 	double down, up, ping;
 
 	if (!cJSON_IsObject(o))
 		return -EINVAL;
+	if (dbps) {
+		/* docs/cli.md's shape: bytes per second, up may be null (internet) */
+		if (mt_num(o, "down_bytes_per_s", 0, 1e13, -1, &down) ||
+		    mt_num(o, "up_bytes_per_s", 0, 1e13, -1, &up) ||
+		    mt_num(o, "rtt_ms", 0, 1e7, -1, &ping) || down < 0)
+			return -EINVAL;
+		char upt[48] = "failed", rtt[32] = "";
+
+		if (up >= 0)
+			snprintf(upt, sizeof(upt), "<b>%.1f</b> Mbit/s", up * 8 / 1e6);
+		if (ping >= 0)
+			snprintf(rtt, sizeof(rtt), " · rtt %.2f ms", ping);
+		snprintf(out, cap, "⬇️ <b>%.1f</b> Mbit/s · ⬆️ %s%s", down * 8 / 1e6, upt, rtt);
+		return 0;
+	}
 	if (mt_num(o, "down_mbps", 0, 1e7, -1, &down) || mt_num(o, "up_mbps", 0, 1e7, -1, &up) ||
 	    mt_num(o, "ping_ms", 0, 1e7, -1, &ping))
 		return -EINVAL;

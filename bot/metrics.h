@@ -22,12 +22,16 @@ struct bot_stats {
 	double mem_total_kb, mem_available_kb; /* < 0: unknown */
 	double disk_total_b, disk_free_b;      /* < 0: unknown */
 	double uptime_s;                       /* < 0: unknown */
+	double load[3];                        /* load averages; < 0: unknown */
+	double net_rx_bps, net_tx_bps;         /* bytes/s over every interface; < 0: unknown */
 };
 
 struct bot_series {
 	char name[24];   /* "cpu", "mem", "down", "up", ... */
 	double *t, *v;   /* unix s, value */
 	size_t n;
+	int has_summary; /* GetTS's summary over every raw point of the window */
+	double s_avg, s_max;
 };
 
 /* GetStats' result. 0 or -EINVAL. */
@@ -38,19 +42,24 @@ void bot_stats_format(struct bot_text *t, const struct bot_stats *s);
 double bot_stats_cpu_avg(const struct bot_stats *s);
 double bot_stats_mem_pct(const struct bot_stats *s);
 
-/* GetTS' result: {"series": [{"name", "points": [[t, v], ...]}]} or
- * {"points": [...]} (named default_name); a point may also be {"t", "v"} or
+/* GetTS' result: {"kind", "unit", "points": [[ts, v], ...], "summary":
+ * {count, avg, max, ...}} (docs/cli.md; named default_name), or several
+ * {"series": [{"name", "points"}]}; a point may also be {"t", "v"} or
  * {"ts", "value"}. Appends to out (at most BOT_SERIES_MAX in all, *n
  * counts). 0, -EINVAL, -ENOMEM. */
 int bot_ts_parse(const cJSON *o, const char *default_name, struct bot_series *out, size_t *n);
 void bot_series_free(struct bot_series *s, size_t n);
+/* Multiplies every value (and the summary) by f: bytes/s to Mbit/s. */
+void bot_series_scale(struct bot_series *s, double f);
 /* Average and maximum of the points with t >= since. 0 or -ENOENT. */
 int bot_series_summary(const struct bot_series *s, double since, double *avg, double *max);
 /* The last k values as ▁▂▃▄▅▆▇█ scaled to [0, top] (UTF-8 into out). */
 void bot_series_spark(const struct bot_series *s, size_t k, double top, char *out, size_t cap);
 
-/* RunSpeedtest's result ({down_mbps, up_mbps, ping_ms} or the original's
- * {download, upload, ping}) as one line; -EINVAL when unrecognised. */
+/* RunSpeedtest's result ({down_bytes_per_s, up_bytes_per_s, rtt_ms, peer}
+ * of docs/cli.md, or {down_mbps, up_mbps, ping_ms}, or the original's
+ * {download, upload, ping} in bit/s) as one HTML line; -EINVAL when
+ * unrecognised. */
 int bot_speedtest_format(const cJSON *o, char *out, size_t cap);
 
 #endif

@@ -96,7 +96,7 @@ static int scr_finish(struct bot_text *t, cJSON *markup, struct bot_screen *out)
 /* Button label: "🟢 name 👑", cut so that a long name still fits a button. */
 static void scr_label(const struct bot_node_view *v, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s %.40s%s%s", v->online ? "🟢" : "🔴", v->name,
+	snprintf(out, cap, "%s %.40s%s%s", v->online ? "🟢" : v->rebooting ? "🔄" : "🔴", v->name,
 		 strlen(v->name) > 40 ? "…" : "", v->leader ? " 👑" : "");
 }
 
@@ -191,6 +191,8 @@ int bot_screen_card(const struct bot_node_view *v, uint32_t gen, int64_t now, co
 			bot_text_raw(&t, " · 👑 leader");
 		if (v->runs_bot)
 			bot_text_raw(&t, " · 🤖 runs this bot");
+	} else if (v->rebooting) {
+		bot_text_raw(&t, "🔄 rebooting: not back yet");
 	} else if (v->last_seen > 0) {
 		scr_when(v->last_seen, when, sizeof(when));
 		bot_screen_ago(now - v->last_seen, ago, sizeof(ago));

@@ -21,6 +21,7 @@ struct bot_node_view {
 	char name[64];
 	char addr[280];
 	int online;
+	int rebooting;     /* announced a reboot, not back yet */
 	int leader;
 	int runs_bot;      /* this node answers the bot right now */
 	int64_t last_seen; /* unix s, 0: never */

@@ -54,6 +54,7 @@ static void ui_view(struct bot *b, const struct node_peer *p, struct bot_node_vi
 	snprintf(v->name, sizeof(v->name), "%s", p->name);
 	snprintf(v->addr, sizeof(v->addr), "%s", p->addr);
 	v->online = !node_cluster_member_down(cl, p->node_id);
+	v->rebooting = !v->online && node_cluster_member_rebooting(cl, p->node_id);
 	v->leader = !strcmp(node_cluster_leader(cl), p->node_id);
 	v->runs_bot = !strcmp(node_daemon_self_id(b->d), p->node_id);
 	v->last_seen = p->last_seen;

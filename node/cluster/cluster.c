@@ -16,6 +16,16 @@
 #include "membership.h"
 
 #define CL_TICK_S 0.1
+/* A member that announced a reboot shows as "rebooting" while it is not
+ * heard, until it runs again (a newer generation) or this long passed. */
+#define CL_REBOOT_GRACE_S 600.0
+#define CL_REBOOT_MAX 64
+
+struct cl_reboot {
+	char id[NODE_ID_HEX + 1];
+	uint64_t gen; /* its generation when it announced */
+	double since;
+};
 
 struct node_cluster {
 	struct ev_loop *loop;
@@ -34,6 +44,10 @@ struct node_cluster {
 	double asked_lease;    /* last GetLease round while not settled */
 	int removed;
 	struct node_cluster_gossip_hook hook;
+	struct cl_reboot reboots[CL_REBOOT_MAX]; /* members that announced a reboot */
+	size_t n_reboots;
+	node_cluster_observer_fn observer;
+	void *observer_user;
 };
 
 /* One outgoing call: what its completion needs to know. */
@@ -64,6 +78,15 @@ static void cl_save(struct node_cluster *c)
 
 	if (r)
 		cst_err("cannot save %s/network_state.json: %s", c->cfg->state_dir, strerror(-r));
+	/* every change of the table is saved here: tell the observer */
+	if (c->observer)
+		c->observer(c->observer_user);
+}
+
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user)
+{
+	c->observer = fn;
+	c->observer_user = user;
 }
 
 static struct cl_call *cl_call_new(struct node_cluster *c, const char *peer, uint64_t epoch)
@@ -191,7 +214,9 @@ static int cl_merge_record(struct node_cluster *c, const struct node_peer *in)
 		 * made (state lost and restored, say) is outbid. */
 		if (local && in->ver >= local->ver &&
 		    (strcmp(in->addr, local->addr) || strcmp(in->name, local->name) ||
-		     in->priority != local->priority)) {
+		     in->priority != local->priority || strcmp(in->wg_pubkey, local->wg_pubkey) ||
+		     strcmp(in->overlay_addr, local->overlay_addr) ||
+		     strcmp(in->wg_endpoint, local->wg_endpoint) || in->vpn_role != local->vpn_role)) {
 			local->ver = in->ver + 1;
 			return 1;
 		}
@@ -566,6 +591,38 @@ static void m_release(void *user, const cJSON *params, struct rpc_call *call)
 	cl_apply_actions(c, acts);
 }
 
+/* ---- members announcing a reboot ---- */
+
+static void cl_reboot_note(struct node_cluster *c, const char *id, double now)
+{
+	const struct node_mship_entry *e = node_mship_get(&c->ms, id);
+	size_t i, oldest = 0;
+
+	for (i = 0; i < c->n_reboots && strcmp(c->reboots[i].id, id); i++)
+		if (c->reboots[i].since < c->reboots[oldest].since)
+			oldest = i;
+	if (i == c->n_reboots) {
+		if (c->n_reboots < CL_REBOOT_MAX)
+			c->n_reboots++;
+		else
+			i = oldest;
+	}
+	memcpy(c->reboots[i].id, id, sizeof(c->reboots[i].id));
+	c->reboots[i].gen = e ? e->gen : 0;
+	c->reboots[i].since = now;
+}
+
+static int cl_rebooting(const struct node_cluster *c, const char *id, double now)
+{
+	const struct node_mship_entry *e = node_mship_get(&c->ms, id);
+
+	for (size_t i = 0; i < c->n_reboots; i++)
+		if (!strcmp(c->reboots[i].id, id))
+			return now - c->reboots[i].since < CL_REBOOT_GRACE_S &&
+			       !(e && e->gen > c->reboots[i].gen);
+	return 0;
+}
+
 /* A member stopping cleanly: down now, until it speaks to us again. */
 static void m_leave(void *user, const cJSON *params, struct rpc_call *call)
 {
@@ -582,8 +639,13 @@ static void m_leave(void *user, const cJSON *params, struct rpc_call *call)
 		return;
 	}
 	if (node_state_find_peer(c->st, from->valuestring)) {
-		cst_info("member %s (%.8s) is stopping", cl_name(c, from->valuestring),
-			 from->valuestring);
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(params, "reason");
+		int reboot = cJSON_IsString(why) && !strcmp(why->valuestring, "rebooting");
+
+		cst_info("member %s (%.8s) is %s", cl_name(c, from->valuestring),
+			 from->valuestring, reboot ? "rebooting" : "stopping");
+		if (reboot)
+			cl_reboot_note(c, from->valuestring, cl_now());
 		node_mship_suspect(&c->ms, from->valuestring);
 	}
 	rpc_call_reply(call, NULL);
@@ -766,10 +828,26 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- public ---- */
 
+/* Leave {from, reason?} to every peer. */
+static void cl_send_leave(struct node_cluster *c, const char *reason)
+{
+	cJSON *params = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(params, "from", c->self);
+	if (reason)
+		cJSON_AddStringToObject(params, "reason", reason);
+	for (size_t i = 0; i < c->st->n_peers; i++) {
+		const struct node_peer *p = &c->st->peers[i];
+
+		if (strcmp(p->node_id, c->self))
+			cl_call(c, p, "Leave", cJSON_Duplicate(params, 1), c->lease_timeout,
+				on_release_done, 0);
+	}
+	cJSON_Delete(params);
+}
+
 int node_cluster_shutdown(struct node_cluster *c)
 {
-	cJSON *params;
-
 	ev_timer_stop(c->loop, &c->hb_timer);
 	ev_timer_stop(c->loop, &c->tick_timer);
 	if (c->removed || c->st->n_peers < 2)
@@ -785,17 +863,14 @@ int node_cluster_shutdown(struct node_cluster *c)
 	}
 	/* Say goodbye: peers count us down now, not after the down timeout,
 	 * so a new leader (and bot) follows at once. */
-	params = cJSON_CreateObject();
-	cJSON_AddStringToObject(params, "from", c->self);
-	for (size_t i = 0; i < c->st->n_peers; i++) {
-		const struct node_peer *p = &c->st->peers[i];
-
-		if (strcmp(p->node_id, c->self))
-			cl_call(c, p, "Leave", cJSON_Duplicate(params, 1), c->lease_timeout,
-				on_release_done, 0);
-	}
-	cJSON_Delete(params);
+	cl_send_leave(c, NULL);
 	return 1;
+}
+
+void node_cluster_announce_reboot(struct node_cluster *c)
+{
+	if (!c->removed)
+		cl_send_leave(c, "rebooting");
 }
 
 void node_cluster_member_added(struct node_cluster *c, const char *node_id)
@@ -814,6 +889,8 @@ int node_cluster_remove(struct node_cluster *c, const char *node_id)
 		return -EIO;
 	if (node_state_save(c->cfg->state_dir, c->st))
 		return -EIO;
+	if (c->observer)
+		c->observer(c->observer_user);
 	cl_heartbeat_round(c);
 	return 0;
 }
@@ -840,8 +917,10 @@ cJSON *node_cluster_status_json(struct node_cluster *c)
 		if (!cJSON_IsString(id))
 			continue;
 		s = node_mship_status(&c->ms, id->valuestring, now);
-		cJSON_ReplaceItemInObjectCaseSensitive(p, "status",
-						       cJSON_CreateString(node_mship_status_str(s)));
+		cJSON_ReplaceItemInObjectCaseSensitive(
+			p, "status", cJSON_CreateString(s != NODE_MSHIP_ALIVE &&
+							cl_rebooting(c, id->valuestring, now) ?
+							"rebooting" : node_mship_status_str(s)));
 		cJSON_ReplaceItemInObjectCaseSensitive(
 			p, "bot_lease", cJSON_CreateBool(*owner && !strcmp(owner, id->valuestring)));
 	}
@@ -870,6 +949,14 @@ int node_cluster_member_down(struct node_cluster *c, const char *node_id)
 		return 0;
 	return !node_state_find_peer(c->st, node_id) ||
 	       node_mship_status(&c->ms, node_id, cl_now()) == NODE_MSHIP_DOWN;
+}
+
+int node_cluster_member_rebooting(struct node_cluster *c, const char *node_id)
+{
+	double now = cl_now();
+
+	return strcmp(node_id, c->self) && node_mship_status(&c->ms, node_id, now) != NODE_MSHIP_ALIVE &&
+	       cl_rebooting(c, node_id, now);
 }
 
 void node_cluster_lease_recheck(struct node_cluster *c)

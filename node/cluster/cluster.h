@@ -12,7 +12,8 @@
  *   TryAcquireLease {holder, epoch} -> {accepted: true} |
  *              {accepted: false, holder, epoch, age_s} (a greater one is known)
  *   ReleaseLease {holder, epoch} -> null
- *   Leave      {from} -> null (clean stop: count it down until it speaks)
+ *   Leave      {from, reason?} -> null (clean stop: count it down until it
+ *              speaks; reason "rebooting": shown as rebooting, not down)
  * A member removed from the network gets 410 to all of them. */
 #ifndef NODE_CLUSTER_H
 #define NODE_CLUSTER_H
@@ -57,6 +58,14 @@ void node_cluster_member_added(struct node_cluster *c, const char *node_id);
 /* Removes a member everywhere: tombstone, save, spread now. 0, -ENOENT,
  * -EINVAL (self), -EIO (cannot save). */
 int node_cluster_remove(struct node_cluster *c, const char *node_id);
+/* Tells every peer this node is rebooting (Leave with reason "rebooting"):
+ * they show it as "rebooting" rather than "down" until it runs again. */
+void node_cluster_announce_reboot(struct node_cluster *c);
+/* Called (from the loop) whenever the membership table changed: a record
+ * added, updated or removed, a status change. One observer; NULL clears. */
+typedef void (*node_cluster_observer_fn)(void *user);
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user);
+
 /* The live view for `constella status`. */
 cJSON *node_cluster_status_json(struct node_cluster *c);
 
@@ -76,6 +85,8 @@ uint64_t node_cluster_lease_known(const struct node_cluster *c, const char **hol
 const char *node_cluster_leader(const struct node_cluster *c);
 /* 1 when this node counts the member down (1 for an unknown id too). */
 int node_cluster_member_down(struct node_cluster *c, const char *node_id);
+/* 1 while a member that announced a reboot is not back yet. */
+int node_cluster_member_rebooting(struct node_cluster *c, const char *node_id);
 /* The bot saw another poller on its token (409 Conflict): renew the claim
  * now, so that a greater lease held elsewhere stops this runner at once. */
 void node_cluster_lease_recheck(struct node_cluster *c);
