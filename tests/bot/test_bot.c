@@ -347,6 +347,63 @@ static void test_stats_and_series_parsers(void)
 	cJSON_Delete(o);
 }
 
+/* The telemetry's shapes (docs/cli.md, "RPC methods: telemetry"). */
+static void test_telemetry_v2_shapes(void)
+{
+	cJSON *o = cJSON_Parse("{\"v\": 2, \"cpu\": {\"total_pct\": 12.5}, \"load\": [0.12, 0.3, 0.25],"
+			       " \"net\": [{\"iface\": \"eth0\", \"rx_bytes_per_s\": 1250000, \"tx_bytes_per_s\": null},"
+			       " {\"iface\": \"eth1\", \"rx_bytes_per_s\": 1250000, \"tx_bytes_per_s\": 250000}],"
+			       " \"cpu_pct\": [10, 15], \"mem_total_kb\": 100, \"mem_available_kb\": 60,"
+			       " \"uptime_s\": 10}");
+	struct bot_stats st;
+	struct bot_series s[BOT_SERIES_MAX];
+	struct bot_text t;
+	size_t n = 0;
+	double avg, max;
+	char line[200];
+
+	CHECK_EQ_INT(bot_stats_parse(o, &st), 0);
+	CHECK(st.load[1] == 0.3);
+	CHECK(st.net_rx_bps == 2500000 && st.net_tx_bps == 250000);
+	bot_text_init(&t, BOT_TEXT_LIMIT);
+	bot_stats_format(&t, &st);
+	CHECK(strstr(bot_text_finish(&t), "Network: ⬇️ 20.00 Mbit/s · ⬆️ 2.00 Mbit/s") != NULL);
+	CHECK(strstr(bot_text_finish(&t), "Load: 0.12 0.30 0.25") != NULL);
+	bot_text_deinit(&t);
+	cJSON_Delete(o);
+	o = cJSON_Parse("{\"kind\": \"net_rx\", \"unit\": \"bytes_per_s\", \"hours\": 6,"
+			" \"points\": [[1000, 125000], [1010, 250000]], \"summary\": {\"count\": 9,"
+			" \"avg\": 125000, \"max\": 1250000, \"min\": 0, \"last\": 250000, \"last_ts\": 1010}}");
+	CHECK_EQ_INT(bot_ts_parse(o, "down", s, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_STR(s[0].name, "down");
+	CHECK(s[0].has_summary);
+	bot_series_scale(&s[0], 8 / 1e6);
+	CHECK(s[0].v[1] == 2.0 && s[0].s_max == 10.0 && s[0].s_avg == 1.0);
+	CHECK_EQ_INT(bot_series_summary(&s[0], 0, &avg, &max), 0);
+	bot_series_free(s, n);
+	cJSON_Delete(o);
+	/* an empty series: count 0 and null figures */
+	n = 0;
+	o = cJSON_Parse("{\"kind\": \"cpu\", \"points\": [], \"summary\": {\"count\": 0, \"avg\": null,"
+			" \"max\": null}}");
+	CHECK_EQ_INT(bot_ts_parse(o, "cpu", s, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(!s[0].has_summary && s[0].n == 0);
+	bot_series_free(s, n);
+	cJSON_Delete(o);
+	o = cJSON_Parse("{\"kind\": \"peer\", \"peer\": \"beta\", \"down_bytes_per_s\": 117500000.0,"
+			" \"up_bytes_per_s\": 118100000.0, \"rtt_ms\": 0.42}");
+	CHECK_EQ_INT(bot_speedtest_format(o, line, sizeof(line)), 0);
+	CHECK_STR(line, "⬇️ <b>940.0</b> Mbit/s · ⬆️ <b>944.8</b> Mbit/s · rtt 0.42 ms");
+	cJSON_Delete(o);
+	o = cJSON_Parse("{\"kind\": \"internet\", \"down_bytes_per_s\": 1250000, \"up_bytes_per_s\": null,"
+			" \"up_error\": \"HTTP 405\"}");
+	CHECK_EQ_INT(bot_speedtest_format(o, line, sizeof(line)), 0);
+	CHECK_STR(line, "⬇️ <b>10.0</b> Mbit/s · ⬆️ failed");
+	cJSON_Delete(o);
+}
+
 struct png_src {
 	const uint8_t *p;
 	size_t len, off;
@@ -527,6 +584,7 @@ int main(void)
 	RUN_TEST(test_screen_list_pages_and_marks);
 	RUN_TEST(test_screen_card_online_and_offline);
 	RUN_TEST(test_stats_and_series_parsers);
+	RUN_TEST(test_telemetry_v2_shapes);
 	RUN_TEST(test_chart_png_decodes_with_expected_size);
 	RUN_TEST(test_botwire_seal_open_and_tamper);
 	RUN_TEST(test_botwire_versions_and_cursor);
