@@ -5,9 +5,13 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "aead.h"
+
 int wg_crypto_init(void)
 {
-	return sodium_init() < 0 ? -EIO : 0;
+	if (sodium_init() < 0)
+		return -EIO;
+	return wg_aead_backend_init(); /* the data path's AEAD, chosen once */
 }
 
 void wg_hash3(uint8_t out[WG_HASH_LEN], const void *a, size_t alen, const void *b,

@@ -1,6 +1,7 @@
 /* The primitives of WireGuard (whitepaper §5.4): BLAKE2s hash/MAC, HMAC,
- * HKDF, (X)ChaCha20-Poly1305 for handshakes, X25519 and TAI64N. The data
- * path's AEAD lives in keypair.c (BoringSSL, per-keypair contexts). */
+ * HKDF, (X)ChaCha20-Poly1305 for handshakes (libsodium), X25519 and TAI64N.
+ * The data path's AEAD is aead.h's backend (BoringSSL or libsodium, with
+ * per-keypair contexts in keypair.c). */
 #ifndef WG_CRYPTO_H
 #define WG_CRYPTO_H
 
@@ -53,7 +54,9 @@ bool wg_key_is_zero(const uint8_t key[WG_KEY_LEN]);
  * a multiple of 2^24 so a timestamp leaks no fine-grained clock. */
 void wg_tai64n(uint8_t out[WG_TIMESTAMP_LEN], uint64_t wall_ns);
 
-/* Library initialisation (sodium_init); call once per process. */
+/* Library initialisation (sodium_init, and the data path's AEAD backend,
+ * which may load BoringSSL: aead.h); call before any keypair exists, once
+ * or more (later calls are cheap). */
 int wg_crypto_init(void);
 
 #endif

@@ -880,8 +880,10 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 		/* Watch first, then read: a change in between is not missed. */
 		ret = tun_addr_watch_open();
 		if (ret < 0)
-			goto fail;
-		dev->addr_watch_fd = ret;
+			cst_warn("cannot watch this namespace's addresses (%s): the relay keeps "
+				 "the ones it reads now", strerror(-ret));
+		else
+			dev->addr_watch_fd = ret;
 		wg_dev_local_refresh(dev);
 		cst_info("relay on: packets between peers are sealed again in the data path");
 	}

@@ -18,14 +18,9 @@ int wg_keypair_new(const uint8_t send_key[WG_KEY_LEN], const uint8_t recv_key[WG
 	*out = NULL;
 	if (!kp)
 		return -ENOMEM;
-	EVP_AEAD_CTX_zero(&kp->send);
-	EVP_AEAD_CTX_zero(&kp->recv);
-	if (!EVP_AEAD_CTX_init(&kp->send, EVP_aead_chacha20_poly1305(), send_key, WG_KEY_LEN,
-			       WG_TAG_LEN, NULL) ||
-	    !EVP_AEAD_CTX_init(&kp->recv, EVP_aead_chacha20_poly1305(), recv_key, WG_KEY_LEN,
-			       WG_TAG_LEN, NULL)) {
-		EVP_AEAD_CTX_cleanup(&kp->send);
-		EVP_AEAD_CTX_cleanup(&kp->recv);
+	if (wg_aead_ctx_init(&kp->send, send_key) < 0 || wg_aead_ctx_init(&kp->recv, recv_key) < 0) {
+		wg_aead_ctx_cleanup(&kp->send);
+		wg_aead_ctx_cleanup(&kp->recv);
 		free(kp);
 		return -EIO;
 	}
@@ -52,9 +47,9 @@ void wg_keypair_put(struct wg_keypair *kp)
 		return;
 	if (kp->index_table)
 		wg_index_table_remove(kp->index_table, kp->local_index, NULL, kp);
-	/* cleanup wipes the expanded key material held by the contexts. */
-	EVP_AEAD_CTX_cleanup(&kp->send);
-	EVP_AEAD_CTX_cleanup(&kp->recv);
+	/* cleanup wipes the key material held by the contexts */
+	wg_aead_ctx_cleanup(&kp->send);
+	wg_aead_ctx_cleanup(&kp->recv);
 	pthread_mutex_destroy(&kp->replay_lock);
 	sodium_memzero(kp, sizeof(*kp));
 	free(kp);
@@ -115,14 +110,11 @@ ssize_t wg_keypair_seal_prepare(struct wg_keypair *kp, uint8_t *dst, size_t dst_
 int wg_keypair_seal_encrypt(struct wg_keypair *kp, uint8_t *msg, size_t len)
 {
 	struct wg_msg_transport *hdr = (struct wg_msg_transport *)msg;
-	size_t padded = len - WG_MSG_TRANSPORT_HEADER_LEN - WG_TAG_LEN, out_len = 0;
+	size_t padded = len - WG_MSG_TRANSPORT_HEADER_LEN - WG_TAG_LEN;
 	uint8_t nonce[12];
 
 	wg_keypair_nonce(nonce, wg_le64(hdr->counter));
-	if (!EVP_AEAD_CTX_seal(&kp->send, hdr->encrypted, &out_len, padded + WG_TAG_LEN, nonce,
-			       sizeof(nonce), hdr->encrypted, padded, NULL, 0))
-		return -EIO;
-	return 0;
+	return wg_aead_ctx_seal(&kp->send, hdr->encrypted, nonce, hdr->encrypted, padded, NULL, 0);
 }
 
 ssize_t wg_keypair_seal(struct wg_keypair *kp, uint8_t *dst, size_t dst_cap,
@@ -143,7 +135,6 @@ static ssize_t wg_keypair_open_locked(struct wg_keypair *kp, uint8_t *dst, const
 	const struct wg_msg_transport *hdr = (const struct wg_msg_transport *)msg;
 	uint8_t nonce[12];
 	uint64_t counter;
-	size_t out_len = 0;
 
 	if (len < WG_MSG_TRANSPORT_MIN_LEN || wg_msg_type(msg, len) != WG_MSG_TRANSPORT ||
 	    hdr->receiver_index != kp->local_index)
@@ -153,15 +144,14 @@ static ssize_t wg_keypair_open_locked(struct wg_keypair *kp, uint8_t *dst, const
 	if (!wg_replay_would_accept(&kp->replay, counter, WG_REJECT_AFTER_MESSAGES))
 		return -EALREADY;
 	wg_keypair_nonce(nonce, counter);
-	if (!EVP_AEAD_CTX_open(&kp->recv, dst, &out_len, len - WG_MSG_TRANSPORT_HEADER_LEN,
-			       nonce, sizeof(nonce), hdr->encrypted,
-			       len - WG_MSG_TRANSPORT_HEADER_LEN, NULL, 0))
+	if (wg_aead_ctx_open(&kp->recv, dst, nonce, hdr->encrypted,
+			     len - WG_MSG_TRANSPORT_HEADER_LEN, NULL, 0) < 0)
 		return -EBADMSG;
 	/* Only an authenticated counter may move the window. */
 	if (!wg_replay_check_and_update(&kp->replay, counter, WG_REJECT_AFTER_MESSAGES))
 		return -EALREADY;
 	*counter_out = counter;
-	return (ssize_t)out_len;
+	return (ssize_t)(len - WG_MSG_TRANSPORT_HEADER_LEN - WG_TAG_LEN);
 }
 
 /* The parallel open of a large batch, in three steps so that only the
@@ -185,18 +175,16 @@ static void wg_keypair_open_one(void *arg, unsigned i)
 	struct wg_open_item *it = &job->items[i];
 	const struct wg_msg_transport *hdr = (const struct wg_msg_transport *)it->msg;
 	uint8_t nonce[12];
-	size_t out_len = 0;
 
 	if (it->result != WG_OPEN_PENDING)
 		return;
 	it->counter = wg_le64(hdr->counter);
 	wg_keypair_nonce(nonce, it->counter);
-	if (!EVP_AEAD_CTX_open(&job->kp->recv, it->dst, &out_len,
-			       it->len - WG_MSG_TRANSPORT_HEADER_LEN, nonce, sizeof(nonce),
-			       hdr->encrypted, it->len - WG_MSG_TRANSPORT_HEADER_LEN, NULL, 0))
+	if (wg_aead_ctx_open(&job->kp->recv, it->dst, nonce, hdr->encrypted,
+			     it->len - WG_MSG_TRANSPORT_HEADER_LEN, NULL, 0) < 0)
 		it->result = -EBADMSG;
 	else
-		it->result = (ssize_t)out_len;
+		it->result = (ssize_t)(it->len - WG_MSG_TRANSPORT_HEADER_LEN - WG_TAG_LEN);
 }
 
 static size_t wg_keypair_open_parallel(struct wg_keypair *kp, struct wg_open_item *items,

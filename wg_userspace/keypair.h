@@ -1,6 +1,7 @@
 /* A transport keypair (whitepaper §5.4.6) and the data-path seal/open of
- * type-4 messages. The AEAD is BoringSSL's, with one initialised context per
- * direction so no per-packet key setup happens.
+ * type-4 messages. The AEAD is the backend's (aead.h: BoringSSL, or
+ * libsodium), with one initialised context per direction so no per-packet
+ * key setup happens.
  *
  * Threading: seal may run on several threads at once (the send counter is
  * atomic); open may too (the replay window has its own lock, taken once per
@@ -11,13 +12,14 @@
 #ifndef WG_KEYPAIR_H
 #define WG_KEYPAIR_H
 
-#include <openssl/aead.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "aead.h"
 #include "replay.h"
 #include "wg_constants.h"
 
@@ -26,8 +28,8 @@ struct wg_index_table;
 struct wg_cpool;
 
 struct wg_keypair {
-	EVP_AEAD_CTX send;
-	EVP_AEAD_CTX recv;
+	struct wg_aead_ctx send;
+	struct wg_aead_ctx recv;
 	_Atomic uint64_t send_counter;
 	pthread_mutex_t replay_lock;
 	struct wg_replay replay;

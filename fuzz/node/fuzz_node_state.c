@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    a.n_peers != b.n_peers || strcmp(a.network_id, b.network_id) ||
 		    strcmp(a.network_secret, b.network_secret) ||
 		    strcmp(a.lease_owner, b.lease_owner) || a.lease_until != b.lease_until ||
+		    strcmp(a.vpn_cidr, b.vpn_cidr) || strcmp(a.vpn_hub, b.vpn_hub) ||
 		    (a.n_peers && memcmp(a.peers, b.peers, a.n_peers * sizeof(*a.peers)))) {
 			fprintf(stderr, "network state does not round-trip: %s\n", err);
 			abort();

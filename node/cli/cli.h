@@ -9,6 +9,11 @@ int node_cli_invite(int argc, char **argv, const char *state_dir);
 int node_cli_status(int argc, char **argv, const char *state_dir);
 int node_cli_join(int argc, char **argv, const char *state_dir);
 int node_cli_remove(int argc, char **argv, const char *state_dir);
+int node_cli_bot_token(int argc, char **argv, const char *state_dir);
+int node_cli_stats(int argc, char **argv, const char *state_dir);
+int node_cli_speedtest(int argc, char **argv, const char *state_dir);
+int node_cli_show(int argc, char **argv, const char *state_dir);
+int node_cli_ping(int argc, char **argv, const char *state_dir);
 
 #include <cJSON.h>
 #include <stdint.h>
@@ -23,6 +28,19 @@ int node_cli_valid_addr(const char *s);
 /* --priority: an integer in [-1000000, 1000000]. 0 or -1. */
 int node_cli_parse_priority(const char *s, long *out);
 #define NODE_CLI_PRIORITY_USAGE "--priority must be an integer in [-1000000, 1000000]"
+
+/* Members of a daemon's answer: the member, its number (NAN when absent
+ * or not a number; node_cli_jnum0: 0 instead), its string ("" when absent
+ * or not a string). */
+const cJSON *node_cli_jget(const cJSON *o, const char *k);
+double node_cli_jnum(const cJSON *o, const char *k);
+double node_cli_jnum0(const cJSON *o, const char *k);
+const char *node_cli_jstr(const cJSON *o, const char *k);
+/* The only flag of `status` and `show`: --json. 0 (*json set) or -1 (usage). */
+int node_cli_json_flag(int argc, char **argv, int *json);
+/* Asks the daemon of state_dir: {"cmd": cmd} over its control socket. 0 with
+ * *rep (the caller deletes it) or -errno (no daemon). */
+int node_cli_ask(const char *state_dir, const char *cmd, cJSON **rep);
 
 /* The status document of `status --json` (docs/cli.md); also what the daemon
  * answers on the control socket. leader may be NULL. */

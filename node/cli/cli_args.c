@@ -2,9 +2,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "rpc.h"
 
 /* Names appear in tables and Telegram messages: keep them plain. */
@@ -34,4 +37,40 @@ int node_cli_parse_priority(const char *s, long *out)
 	errno = 0;
 	*out = strtol(s, &end, 10);
 	return errno || *end || !s[0] || *out < -1000000 || *out > 1000000 ? -1 : 0;
+}
+
+int node_cli_json_flag(int argc, char **argv, int *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = 0;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return -1;
+		*json = 1;
+	}
+	return optind == argc ? 0 : -1;
+}
+
+int node_cli_ask(const char *state_dir, const char *cmd, cJSON **rep)
+{
+	cJSON *req = cJSON_CreateObject();
+	char sock[300];
+	int r;
+
+	*rep = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "cmd", cmd)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	snprintf(sock, sizeof(sock), "%s/control.sock", state_dir);
+	r = node_control_call(sock, req, 5.0, rep);
+	cJSON_Delete(req);
+	return r;
 }

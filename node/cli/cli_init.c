@@ -11,15 +11,81 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include "cidr.h"
 #include "file.h"
+#include "rpc.h"
 #include "state.h"
+#include "vpnconf.h"
+#include "wgkey.h"
 
 static int usage(const char *why)
 {
 	fprintf(stderr, "constella init: %s\n"
 		"usage: constella init --server-name NAME --public-addr HOST:PORT --owner @USER"
-		" [--bot-token TOKEN] [--priority N]\n", why);
+		" [--bot-token TOKEN] [--priority N]\n"
+		"       [--vpn-mode hub [--vpn-cidr 10.42.0.0/24] [--vpn-listen-port 51820]"
+		" [--vpn-interface wg0] [--vpn-endpoint HOST:PORT]]\n", why);
 	return 2;
+}
+
+/* The overlay flags of init (all but --vpn-mode need --vpn-mode hub). */
+struct init_vpn {
+	const char *mode, *cidr, *port, *ifname, *endpoint;
+	struct node_cidr net;
+	struct node_vpnconf vc;
+	char wg_endpoint[280];
+};
+
+/* Validates the flags; fills the hub's record and the network's vpn. */
+static int init_vpn_check(struct init_vpn *v, const char *public_addr)
+{
+	char why[160];
+	char *end;
+	long port;
+
+	if (!v->mode || !strcmp(v->mode, "none")) {
+		if (v->cidr || v->port || v->ifname || v->endpoint)
+			return usage("--vpn-cidr, --vpn-listen-port, --vpn-interface and "
+				     "--vpn-endpoint need --vpn-mode hub");
+		v->mode = NULL;
+		return 0;
+	}
+	if (!strcmp(v->mode, "client"))
+		return usage("--vpn-mode client is not set by hand: `constella join` makes every "
+			     "joiner a client of the network's hub");
+	if (strcmp(v->mode, "hub"))
+		return usage("--vpn-mode must be hub (or none)");
+	if (node_cidr_parse(v->cidr ? v->cidr : "10.42.0.0/24", &v->net, why, sizeof(why))) {
+		fprintf(stderr, "constella init: --vpn-cidr %s: %s\n", v->cidr, why);
+		return 2;
+	}
+	node_vpnconf_default(&v->vc);
+	v->vc.listen_port = NODE_VPN_DEFAULT_PORT;
+	if (v->port) {
+		errno = 0;
+		port = strtol(v->port, &end, 10);
+		if (errno || *end || !v->port[0] || port < 1 || port > 65535)
+			return usage("--vpn-listen-port must be 1-65535");
+		v->vc.listen_port = (uint16_t)port;
+	}
+	if (v->ifname) {
+		if (!node_vpn_ifname_valid(v->ifname))
+			return usage("--vpn-interface must be an interface name of 1-15 characters "
+				     "without '/', ':' or spaces");
+		snprintf(v->vc.interface, sizeof(v->vc.interface), "%s", v->ifname);
+	}
+	if (v->endpoint) {
+		if (strlen(v->endpoint) >= sizeof(v->wg_endpoint) || rpc_check_host_port(v->endpoint))
+			return usage("--vpn-endpoint must be HOST:PORT");
+		snprintf(v->wg_endpoint, sizeof(v->wg_endpoint), "%s", v->endpoint);
+	} else {
+		/* the public host with the WireGuard port */
+		const char *colon = strrchr(public_addr, ':');
+
+		snprintf(v->wg_endpoint, sizeof(v->wg_endpoint), "%.*s:%u",
+			 (int)(colon - public_addr), public_addr, v->vc.listen_port);
+	}
+	return 0;
 }
 
 int node_cli_init(int argc, char **argv, const char *state_dir)
@@ -30,8 +96,15 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 		{ "owner", required_argument, NULL, 'o' },
 		{ "bot-token", required_argument, NULL, 'b' },
 		{ "priority", required_argument, NULL, 'p' },
+		{ "vpn-mode", required_argument, NULL, 'm' },
+		{ "vpn-cidr", required_argument, NULL, 'c' },
+		{ "vpn-listen-port", required_argument, NULL, 'l' },
+		{ "vpn-interface", required_argument, NULL, 'i' },
+		{ "vpn-endpoint", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct init_vpn v = { 0 };
+	uint8_t priv[NODE_WGKEY_LEN], pub[NODE_WGKEY_LEN];
 	const char *name = NULL, *addr = NULL, *owner = NULL, *bot = NULL;
 	struct node_state st = { 0 };
 	struct node_peer self = { 0 };
@@ -48,6 +121,11 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 		case 'a': addr = optarg; break;
 		case 'o': owner = optarg; break;
 		case 'b': bot = optarg; break;
+		case 'm': v.mode = optarg; break;
+		case 'c': v.cidr = optarg; break;
+		case 'l': v.port = optarg; break;
+		case 'i': v.ifname = optarg; break;
+		case 'e': v.endpoint = optarg; break;
 		case 'p':
 			if (node_cli_parse_priority(optarg, &prio))
 				return usage(NODE_CLI_PRIORITY_USAGE);
@@ -69,6 +147,8 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 		return usage("--owner is required (the owner's Telegram @username)");
 	if (bot && (!bot[0] || strlen(bot) > 127 || strpbrk(bot, " \t\r\n")))
 		return usage("--bot-token must be a non-empty token without spaces");
+	if ((r = init_vpn_check(&v, addr)))
+		return r;
 
 	snprintf(path, sizeof(path), "%s/network_state.json", state_dir);
 	if (stat(path, &sb) == 0) {
@@ -89,6 +169,19 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 	snprintf(self.addr, sizeof(self.addr), "%s", addr);
 	self.priority = (int)prio;
 	self.status = NODE_PEER_ALIVE;
+	if (v.mode) {
+		/* the hub takes the first host address of the overlay */
+		node_wgkey_generate(priv, pub);
+		node_wgkey_to_b64(pub, self.wg_pubkey);
+		node_ip4_str(node_cidr_first_host(&v.net), self.overlay_addr);
+		snprintf(self.wg_endpoint, sizeof(self.wg_endpoint), "%s", v.wg_endpoint);
+		self.vpn_role = NODE_VPN_ROLE_HUB;
+		node_cidr_str(&v.net, st.vpn_cidr);
+		memcpy(st.vpn_hub, self.node_id, sizeof(st.vpn_hub));
+		if ((r = node_wgkey_save_private(state_dir, priv)) ||
+		    (r = node_vpnconf_save(state_dir, &v.vc)))
+			goto out;
+	}
 	if ((r = node_state_upsert_peer(&st, &self)))
 		goto out;
 	if (bot) {
@@ -102,8 +195,13 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 		goto out;
 	printf("initialised network %s: node %s (%s) at %s, owner %s\n", st.network_id, name,
 	       self.node_id, addr, owner);
+	if (v.mode)
+		printf("overlay hub: %s/%u on %s, WireGuard endpoint %s, public key %s\n",
+		       self.overlay_addr, v.net.prefix, v.vc.interface, self.wg_endpoint,
+		       self.wg_pubkey);
 	rc = 0;
 out:
+	sodium_memzero(priv, sizeof(priv));
 	if (rc) {
 		snprintf(err, sizeof(err), "%s", strerror(-r));
 		fprintf(stderr, "constella init: cannot write state in %s: %s\n", state_dir, err);

@@ -55,6 +55,11 @@ int node_cli_remove(int argc, char **argv, const char *state_dir)
 		fprintf(stderr, "constella remove: %s is this node\n", argv[1]);
 		goto out;
 	}
+	if (st.vpn_cidr[0] && !strcmp(st.vpn_hub, p->node_id)) {
+		fprintf(stderr, "constella remove: %s is the overlay hub: the other members reach "
+			"each other through it\n", argv[1]);
+		goto out;
+	}
 	if (node_state_add_removed(&st, p->node_id) || node_state_remove_peer(&st, p->node_id) ||
 	    node_state_save(state_dir, &st)) {
 		fprintf(stderr, "constella remove: cannot save the state\n");

@@ -3,13 +3,13 @@
 #include "cli.h"
 
 #include <cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "control.h"
+#include "ovl_status.h"
 #include "state.h"
 
 static int usage(const char *why)
@@ -45,6 +45,8 @@ cJSON *node_status_json(const struct node_state *st, const char *self_id, const 
 		cJSON_AddNumberToObject(o, "priority", p->priority);
 		cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey);
 		cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr);
+		cJSON_AddStringToObject(o, "wg_endpoint", p->wg_endpoint);
+		cJSON_AddStringToObject(o, "vpn_role", node_vpn_role_str(p->vpn_role));
 		cJSON_AddBoolToObject(o, "self", !strcmp(p->node_id, self_id));
 		cJSON_AddBoolToObject(o, "leader", leader && !strcmp(p->node_id, leader));
 		cJSON_AddBoolToObject(o, "bot_lease", !strcmp(p->node_id, st->lease_owner) &&
@@ -53,38 +55,31 @@ cJSON *node_status_json(const struct node_state *st, const char *self_id, const 
 	return root;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void print_table(const cJSON *doc, int64_t now)
 {
-	const cJSON *p;
+	const cJSON *vpn = cJSON_GetObjectItemCaseSensitive(doc, "vpn"), *p;
+	const char *mode = node_cli_jstr(vpn, "mode");
 
-	printf("network %s  owner %s\n", jstr(doc, "network_id"), jstr(doc, "owner_username"));
+	printf("network %s  owner %s\n", node_cli_jstr(doc, "network_id"),
+	       node_cli_jstr(doc, "owner_username"));
+	if (mode[0] && strcmp(mode, "none"))
+		printf("overlay %s %s on %s, UDP port %.0f, public key %s\n", mode,
+		       node_cli_jstr(vpn, "address"), node_cli_jstr(vpn, "interface"),
+		       node_cli_jnum0(vpn, "listen_port"), node_cli_jstr(vpn, "public_key"));
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "clock_outlier")))
 		printf("warning: most members refuse this node's clock (see CLOCK): fix its time "
 		       "(NTP); it will not lead meanwhile\n");
 	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "state_saved")))
 		printf("warning: the state file cannot be saved (see the daemon's log); the "
 		       "previous one is kept\n");
-	printf("%-20s %-8s %-24s %-7s %-10s %-8s %s\n", "NAME", "NODE_ID", "ADDRESS", "STATUS",
-	       "LAST SEEN", "CLOCK", "MARKS");
+	printf("%-20s %-8s %-24s %-15s %-9s %-10s %-8s %s\n", "NAME", "NODE_ID", "ADDRESS",
+	       "OVERLAY", "STATUS", "LAST SEEN", "CLOCK", "MARKS");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "peers")) {
+		const char *ov = node_cli_jstr(p, "overlay_addr");
 		char seen[32] = "never", clk[16] = "-";
-		int64_t ls = (int64_t)jnum(p, "last_seen");
+		int64_t ls = (int64_t)node_cli_jnum0(p, "last_seen");
 		const cJSON *off = cJSON_GetObjectItemCaseSensitive(p, "clock_offset_s");
-		const char *detail = jstr(p, "detail");
+		const char *detail = node_cli_jstr(p, "detail");
 
 		if (ls)
 			snprintf(seen, sizeof(seen), "%llds ago",
@@ -94,41 +89,43 @@ static void print_table(const cJSON *doc, int64_t now)
 			snprintf(clk, sizeof(clk), "%+.0fs%s", off->valuedouble,
 				 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "clock_skew")) ? "!"
 												  : "");
-		printf("%-20s %-8.8s %-24s %-7s %-10s %-8s %s%s%s%s%s\n", jstr(p, "name"),
-		       jstr(p, "node_id"), jstr(p, "addr"), jstr(p, "status"), seen, clk,
+		printf("%-20s %-8.8s %-24s %-15s %-9s %-10s %-8s %s%s%s%s%s%s\n",
+		       node_cli_jstr(p, "name"), node_cli_jstr(p, "node_id"), node_cli_jstr(p, "addr"),
+		       ov[0] ? ov : "-", node_cli_jstr(p, "status"), seen, clk,
+		       !strcmp(node_cli_jstr(p, "vpn_role"), "hub") ? "hub " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "self")) ? "self " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader")) ? "leader " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease " : "",
 		       detail[0] ? "- " : "", detail);
 	}
+	/* the bot as this node sees it (never the token) */
+	{
+		const cJSON *bot = cJSON_GetObjectItemCaseSensitive(doc, "bot");
+
+		if (cJSON_IsObject(bot))
+			printf("bot: %s on this node; token %s (version %.0f); owner %s%s%s%s\n",
+			       node_cli_jstr(bot, "state"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bot, "token_set")) ? "set"
+												  : "not set",
+			       node_cli_jnum0(bot, "token_version"), node_cli_jstr(bot, "owner"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bot, "owner_bound"))
+				       ? " (bound)" : " (not bound yet)",
+			       *node_cli_jstr(bot, "last_error") ? "; last error: " : "", node_cli_jstr(bot, "last_error"));
+	}
 }
 
 int node_cli_status(int argc, char **argv, const char *state_dir)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct node_state st = { 0 };
-	char err[256], sock[300], self_id[NODE_ID_HEX + 1] = "";
+	char err[256], self_id[NODE_ID_HEX + 1] = "";
 	int64_t now = (int64_t)time(NULL);
-	cJSON *req = NULL, *rep = NULL, *doc = NULL;
-	int c, json = 0, rc = 1;
+	cJSON *rep = NULL, *doc = NULL;
+	int json, rc = 1;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j')
-			return usage("unknown option");
-		json = 1;
-	}
-	if (optind != argc)
-		return usage("unexpected argument");
+	if (node_cli_json_flag(argc, argv, &json))
+		return usage("unknown option or argument");
 	/* The running daemon's view is fresher than the file (leader, liveness). */
-	snprintf(sock, sizeof(sock), "%s/control.sock", state_dir);
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "cmd", "status");
-	if (node_control_call(sock, req, 5.0, &rep) == 0 &&
+	if (node_cli_ask(state_dir, "status", &rep) == 0 &&
 	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rep, "status")))
 		doc = cJSON_DetachItemFromObjectCaseSensitive(rep, "status");
 	if (!doc) {
@@ -139,6 +136,8 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 		node_state_read_node_id(state_dir, self_id);
 		if (!(doc = node_status_json(&st, self_id, NULL, now)))
 			goto out;
+		cJSON_AddItemToObject(doc, "vpn", node_overlay_status_from_state(&st, self_id,
+										 state_dir));
 	}
 	if (json) {
 		char *t = cJSON_Print(doc);
@@ -152,7 +151,6 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 	}
 	rc = 0;
 out:
-	cJSON_Delete(req);
 	cJSON_Delete(rep);
 	cJSON_Delete(doc);
 	node_state_clear(&st);

@@ -11,10 +11,18 @@ static int usage(FILE *f)
 	fprintf(f, "usage: constella [--state-dir DIR] COMMAND [ARGS]\n"
 		"commands:\n"
 		"  init --server-name NAME --public-addr HOST:PORT --owner @USER [--bot-token T] [--priority N]\n"
+		"       [--vpn-mode hub [--vpn-cidr CIDR] [--vpn-listen-port PORT] [--vpn-interface IF]\n"
+		"        [--vpn-endpoint HOST:PORT]]\n"
 		"  join --server-name NAME --join LINK [--public-addr HOST:PORT] [--priority N]\n"
+		"       [--vpn-interface IF]\n"
 		"  invite [--ttl 15m] | --list | --revoke TOKEN|ID|LINK\n"
 		"  status [--json]\n"
 		"  remove NAME\n"
+		"  bot-token set            (reads the token from stdin)\n"
+		"  show [--json]\n"
+		"  ping NAME [-c COUNT]\n"
+		"  stats [NAME] [--hours H] [--json]\n"
+		"  speedtest NAME|--internet [--seconds 1-15] [--json]\n"
 		"  version\n"
 		"The state directory is --state-dir, else $STATE_DIR, else ./state.\n");
 	return 2;
@@ -60,8 +68,18 @@ int main(int argc, char **argv)
 		return node_cli_invite(argc, argv, state_dir);
 	if (!strcmp(argv[0], "remove"))
 		return node_cli_remove(argc, argv, state_dir);
+	if (!strcmp(argv[0], "bot-token"))
+		return node_cli_bot_token(argc, argv, state_dir);
 	if (!strcmp(argv[0], "status"))
 		return node_cli_status(argc, argv, state_dir);
+	if (!strcmp(argv[0], "show"))
+		return node_cli_show(argc, argv, state_dir);
+	if (!strcmp(argv[0], "ping"))
+		return node_cli_ping(argc, argv, state_dir);
+	if (!strcmp(argv[0], "stats"))
+		return node_cli_stats(argc, argv, state_dir);
+	if (!strcmp(argv[0], "speedtest"))
+		return node_cli_speedtest(argc, argv, state_dir);
 	if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version")) {
 		if (argc != 1)
 			return usage(stderr);

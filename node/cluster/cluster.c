@@ -230,6 +230,38 @@ void cl_become_removed(struct node_cluster *c, const char *why)
 		"remove %s to reuse this host", why, c->cfg->state_dir);
 }
 
+/* ---- members announcing a reboot ---- */
+
+void cl_reboot_note(struct node_cluster *c, const char *id, double now)
+{
+	const struct node_mship_entry *e = node_mship_get(&c->ms, id);
+	size_t i, oldest = 0;
+
+	for (i = 0; i < c->n_reboots && strcmp(c->reboots[i].id, id); i++)
+		if (c->reboots[i].since < c->reboots[oldest].since)
+			oldest = i;
+	if (i == c->n_reboots) {
+		if (c->n_reboots < CL_REBOOT_MAX)
+			c->n_reboots++;
+		else
+			i = oldest;
+	}
+	memcpy(c->reboots[i].id, id, sizeof(c->reboots[i].id));
+	c->reboots[i].gen = e ? e->gen : 0;
+	c->reboots[i].since = now;
+}
+
+int cl_rebooting(const struct node_cluster *c, const char *id, double now)
+{
+	const struct node_mship_entry *e = node_mship_get(&c->ms, id);
+
+	for (size_t i = 0; i < c->n_reboots; i++)
+		if (!strcmp(c->reboots[i].id, id))
+			return now - c->reboots[i].since < CL_REBOOT_GRACE_S &&
+			       !(e && e->gen > c->reboots[i].gen);
+	return 0;
+}
+
 /* ---- the periodic work ---- */
 
 /* Status transitions go to the state file (and the log); last_seen is kept
@@ -420,7 +452,7 @@ int node_cluster_shutdown(struct node_cluster *c)
 void node_cluster_announce_reboot(struct node_cluster *c)
 {
 	if (!c->removed && c->st->n_peers > 1)
-		cl_send_leave(c, "reboot");
+		cl_send_leave(c, "rebooting");
 }
 
 void node_cluster_member_added(struct node_cluster *c, const char *node_id)
@@ -444,10 +476,10 @@ int node_cluster_remove(struct node_cluster *c, const char *node_id)
 	return 0;
 }
 
-void node_cluster_set_observer(struct node_cluster *c, void (*fn)(void *ctx), void *ctx)
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user)
 {
 	c->observer = fn;
-	c->observer_ctx = ctx;
+	c->observer_ctx = user;
 }
 
 void node_cluster_set_gossip_hook(struct node_cluster *c, const struct node_cluster_gossip_hook *h)
@@ -472,6 +504,15 @@ int node_cluster_member_down(struct node_cluster *c, const char *node_id)
 		return 0;
 	return !node_state_find_peer(c->st, node_id) ||
 	       node_mship_status(&c->ms, node_id, c->st->n_peers, cl_now()) != NODE_MSHIP_ALIVE;
+}
+
+int node_cluster_member_rebooting(struct node_cluster *c, const char *node_id)
+{
+	double now = cl_now();
+
+	return strcmp(node_id, c->self) &&
+	       node_mship_status(&c->ms, node_id, c->st->n_peers, now) != NODE_MSHIP_ALIVE &&
+	       cl_rebooting(c, node_id, now);
 }
 
 void node_cluster_lease_recheck(struct node_cluster *c)
@@ -556,8 +597,10 @@ cJSON *node_cluster_status_json(struct node_cluster *c)
 			continue;
 		s = node_mship_status(&c->ms, id->valuestring, c->st->n_peers, now);
 		e = node_mship_get(&c->ms, id->valuestring);
-		cJSON_ReplaceItemInObjectCaseSensitive(p, "status",
-						       cJSON_CreateString(node_mship_status_str(s)));
+		cJSON_ReplaceItemInObjectCaseSensitive(
+			p, "status", cJSON_CreateString(s != NODE_MSHIP_ALIVE &&
+							cl_rebooting(c, id->valuestring, now) ?
+							"rebooting" : node_mship_status_str(s)));
 		cl_status_detail(c, id->valuestring, s, now, detail, sizeof(detail));
 		cJSON_AddStringToObject(p, "detail", detail);
 		if (e && now - e->clock_at <= 60)

@@ -15,8 +15,8 @@
  *   TryAcquireLease {holder, epoch, gen?, hb?} -> {accepted: true, gen, hb} |
  *              {accepted: false, holder, epoch, age_s, gen, hb}
  *   ReleaseLease {holder, epoch} -> null
- *   Leave      {from, reason?: "stop"|"reboot"} -> null (count it down
- *              until it speaks)
+ *   Leave      {from, reason?: "stop"|"rebooting"} -> null (count it down
+ *              until it speaks; "rebooting": shown as rebooting, not down)
  * A member removed from the network gets 410 to all of them. */
 #ifndef NODE_CLUSTER_H
 #define NODE_CLUSTER_H
@@ -34,6 +34,8 @@
 struct node_cluster_runner {
 	int (*start)(void *ctx, uint64_t epoch);
 	void (*stop)(void *ctx, uint64_t epoch);
+	/* The runner's state for `constella status` ("bot"); may be NULL. */
+	cJSON *(*status)(void *ctx);
 	void *ctx;
 };
 
@@ -59,15 +61,17 @@ void node_cluster_member_added(struct node_cluster *c, const char *node_id);
 /* Removes a member everywhere: tombstone, save, spread now. 0, -ENOENT,
  * -EINVAL (self), -EIO (cannot save). */
 int node_cluster_remove(struct node_cluster *c, const char *node_id);
+/* Tells every peer this node is rebooting (Leave with reason "rebooting"):
+ * they show it as "rebooting" rather than "down" until it runs again. */
+void node_cluster_announce_reboot(struct node_cluster *c);
+/* Called (from the loop, at most every 0.1 s) after the membership table
+ * changed: a record added, updated or removed, a status change. One
+ * observer; NULL clears. */
+typedef void (*node_cluster_observer_fn)(void *user);
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user);
+
 /* The live view for `constella status`. */
 cJSON *node_cluster_status_json(struct node_cluster *c);
-
-/* Called (from the loop, at most every 0.1 s) after the membership table
- * changed: a record added, updated or removed, or a member's status. */
-void node_cluster_set_observer(struct node_cluster *c, void (*fn)(void *ctx), void *ctx);
-/* This node is about to reboot: its peers show it as rebooting (down, not
- * failed) until it speaks again. */
-void node_cluster_announce_reboot(struct node_cluster *c);
 
 /* Lets another room ride the gossip: extend adds members to the params of
  * every Gossip sent and to every Gossip answer; seen gets the params of
@@ -84,6 +88,8 @@ uint64_t node_cluster_lease_known(const struct node_cluster *c, const char **hol
 const char *node_cluster_leader(const struct node_cluster *c);
 /* 1 when this node does not count the member alive (1 for an unknown id). */
 int node_cluster_member_down(struct node_cluster *c, const char *node_id);
+/* 1 while a member that announced a reboot is not back yet. */
+int node_cluster_member_rebooting(struct node_cluster *c, const char *node_id);
 /* Renew the claim now (the bot saw another poller on its token): a greater
  * lease held elsewhere then stops this runner at once. */
 void node_cluster_lease_recheck(struct node_cluster *c);

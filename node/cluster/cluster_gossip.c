@@ -98,7 +98,9 @@ static int cl_merge_record(struct node_cluster *c, const struct node_peer *in)
 		 * made (state lost and restored, say) is outbid. */
 		if (local && in->ver >= local->ver &&
 		    (strcmp(in->addr, local->addr) || strcmp(in->name, local->name) ||
-		     in->priority != local->priority)) {
+		     in->priority != local->priority || strcmp(in->wg_pubkey, local->wg_pubkey) ||
+		     strcmp(in->overlay_addr, local->overlay_addr) ||
+		     strcmp(in->wg_endpoint, local->wg_endpoint) || in->vpn_role != local->vpn_role)) {
 			local->ver = in->ver + 1;
 			return 1;
 		}

@@ -15,6 +15,16 @@
 
 #define CL_TICK_S 0.1
 #define CL_LOG_EVERY_S 10.0
+/* A member that announced a reboot shows as "rebooting" while it is not
+ * heard, until it runs again (a newer generation) or this long passed. */
+#define CL_REBOOT_GRACE_S 600.0
+#define CL_REBOOT_MAX 64
+
+struct cl_reboot {
+	char id[NODE_ID_HEX + 1];
+	uint64_t gen; /* its generation when it announced */
+	double since;
+};
 
 struct node_cluster {
 	struct ev_loop *loop;
@@ -38,7 +48,7 @@ struct node_cluster {
 	double save_tried;
 	struct cst_ratelimit rl_save;
 	/* other rooms */
-	void (*observer)(void *ctx);
+	node_cluster_observer_fn observer;
 	void *observer_ctx;
 	int changed;           /* membership changed since the observer last ran */
 	struct node_cluster_gossip_hook hook;
@@ -48,6 +58,8 @@ struct node_cluster {
 	unsigned long ticks;
 	struct cst_ratelimit rl_skew_in, rl_skew_out;
 	size_t limits_for;     /* member count the RPC limits were last set for */
+	struct cl_reboot reboots[CL_REBOOT_MAX]; /* members that announced a reboot */
+	size_t n_reboots;
 	/* our latest accepted claim (for the digests: acceptances travel) */
 	char self_ack_holder[NODE_ID_HEX + 1];
 	uint64_t self_ack_epoch, self_ack_ms;
@@ -79,6 +91,9 @@ void cl_call_failed(struct cl_call *k, int err, const cJSON *result, const char 
 void cl_heard_direct(struct node_cluster *c, const char *id, const cJSON *o, double sent_wall);
 void cl_become_removed(struct node_cluster *c, const char *why);
 void cl_runner_stop(struct node_cluster *c);
+/* id said it is rebooting; 1 while it has not run again since. */
+void cl_reboot_note(struct node_cluster *c, const char *id, double now);
+int cl_rebooting(const struct node_cluster *c, const char *id, double now);
 
 /* cluster_gossip.c */
 int cl_gossip_register(struct node_cluster *c);

@@ -206,15 +206,17 @@ static void m_leave(void *user, const cJSON *params, struct rpc_call *call)
 	if (!cJSON_IsString(from) || !node_gossip_is_id(from->valuestring) ||
 	    !strcmp(from->valuestring, c->self) ||
 	    (why && (!cJSON_IsString(why) || (strcmp(why->valuestring, "stop") &&
-					      strcmp(why->valuestring, "reboot"))))) {
+					      strcmp(why->valuestring, "rebooting"))))) {
 		rpc_call_error(call, 400, "Leave: from (another node's id) is required; "
-			       "reason is stop or reboot");
+			       "reason is stop or rebooting");
 		return;
 	}
-	reboot = why && !strcmp(why->valuestring, "reboot");
+	reboot = why && !strcmp(why->valuestring, "rebooting");
 	if (node_state_find_peer(c->st, from->valuestring)) {
 		cst_info("member %s (%.8s) is %s", cl_name(c, from->valuestring),
 			 from->valuestring, reboot ? "rebooting" : "stopping");
+		if (reboot)
+			cl_reboot_note(c, from->valuestring, cl_now());
 		node_mship_suspect(&c->ms, from->valuestring,
 				   reboot ? NODE_MSHIP_REBOOTING : NODE_MSHIP_LEFT);
 		cl_changed(c);

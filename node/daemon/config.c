@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rpc.h"
+#include "vpnconf.h"
 
 #define DOTENV_MAX_VALUE 4096
 
@@ -283,6 +284,23 @@ static int node_check_hostport(const char *name, const char *v, int allow_empty,
 	return 0;
 }
 
+/* http:// or https://, printable, no blanks (the URL goes to libcurl as is). */
+static int node_check_url(const char *name, const char *v, char *err, size_t errlen)
+{
+	if (!*v)
+		return 0;
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+		snprintf(err, errlen, "%s: want an http:// or https:// URL", name);
+		return -EINVAL;
+	}
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+			snprintf(err, errlen, "%s: blank or control character in the URL", name);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 int node_config_load(struct node_config *cfg, const char *dotenv, size_t dotenv_len,
 		     node_getenv_fn env, void *env_ctx, char *err, size_t errlen)
 {
@@ -340,10 +358,20 @@ int node_config_load(struct node_config *cfg, const char *dotenv, size_t dotenv_
 		ret = -EINVAL;
 		goto out;
 	}
-	TRY(node_get_str(&l, "VPN_INTERFACE_NAME", cfg->vpn_interface, sizeof(cfg->vpn_interface), "wg0", err, errlen));
+	TRY(node_get_str(&l, "VPN_INTERFACE_NAME", cfg->vpn_interface, sizeof(cfg->vpn_interface), NULL, err, errlen));
+	if (cfg->vpn_interface[0] && !node_vpn_ifname_valid(cfg->vpn_interface)) {
+		snprintf(err, errlen, "VPN_INTERFACE_NAME: want an interface name of 1-15 characters "
+			 "without '/', ':' or spaces (got \"%s\")", cfg->vpn_interface);
+		ret = -EINVAL;
+		goto out;
+	}
 	TRY(node_get_str(&l, "VPN_CIDR", cfg->vpn_cidr, sizeof(cfg->vpn_cidr), "10.42.0.0/24", err, errlen));
-	TRY(node_get_uint(&l, "VPN_LISTEN_PORT", 51820, 1, 65535, &u, err, errlen));
-	cfg->vpn_listen_port = (uint16_t)u;
+	if (node_get(&l, "VPN_LISTEN_PORT") && *node_get(&l, "VPN_LISTEN_PORT")) {
+		TRY(node_get_uint(&l, "VPN_LISTEN_PORT", 51820, 1, 65535, &u, err, errlen));
+		cfg->vpn_listen_port = (uint16_t)u;
+	}
+	TRY(node_get_str(&l, "VPN_TUN_PATH", cfg->vpn_tun_path, sizeof(cfg->vpn_tun_path), NULL, err, errlen));
+	TRY(node_get_str(&l, "VPN_UAPI_DIR", cfg->vpn_uapi_dir, sizeof(cfg->vpn_uapi_dir), NULL, err, errlen));
 	TRY(node_get_str(&l, "VPN_HUB_ENDPOINT", cfg->vpn_hub_endpoint, sizeof(cfg->vpn_hub_endpoint), NULL, err, errlen));
 	TRY(node_check_hostport("VPN_HUB_ENDPOINT", cfg->vpn_hub_endpoint, 1, err, errlen));
 	TRY(node_get_str(&l, "VPN_HUB_PUBLIC_KEY", cfg->vpn_hub_public_key, sizeof(cfg->vpn_hub_public_key), NULL, err, errlen));
@@ -360,11 +388,34 @@ int node_config_load(struct node_config *cfg, const char *dotenv, size_t dotenv_
 			 cfg->down_after_misses * cfg->heartbeat_interval + 2, 0, 86400,
 			 &cfg->leader_grace_sec, err, errlen));
 	TRY(node_get_num(&l, "BOT_LEASE_TTL", 4, 1, 3600, &cfg->bot_lease_ttl, err, errlen));
-	TRY(node_get_uint(&l, "SAMPLE_EVERY_SEC", 300, 1, 86400, &cfg->sample_every_sec, err, errlen));
+	/* 10 s, not the original's 300: a sampling round costs microseconds */
+	TRY(node_get_uint(&l, "SAMPLE_EVERY_SEC", 10, 1, 86400, &cfg->sample_every_sec, err, errlen));
 	TRY(node_get_uint(&l, "METRICS_WINDOW_H", 6, 1, 24 * 90, &cfg->metrics_window_h, err, errlen));
 	TRY(node_get_uint(&l, "METRICS_SUMMARY_POINTS", 12, 1, 1000, &cfg->metrics_summary_points, err, errlen));
 	TRY(node_get_uint(&l, "ENABLE_BG_SPEEDTEST", 1, 0, 1, &u, err, errlen));
 	cfg->enable_bg_speedtest = (int)u;
+	/* telemetry, speed tests, reboot (node/telemetry/, issue 10) */
+	if ((uint64_t)cfg->metrics_window_h * 3600 / cfg->sample_every_sec > 65536) {
+		snprintf(err, errlen, "METRICS_WINDOW_H x 3600 / SAMPLE_EVERY_SEC: at most 65536 "
+			 "points a series (got %u h every %u s)", cfg->metrics_window_h,
+			 cfg->sample_every_sec);
+		ret = -EINVAL;
+		goto out;
+	}
+	TRY(node_get_str(&l, "METRICS_LISTEN", cfg->metrics_listen, sizeof(cfg->metrics_listen), NULL, err, errlen));
+	if (cfg->metrics_listen[0] && strncmp(cfg->metrics_listen, "overlay:", 8))
+		TRY(node_check_hostport("METRICS_LISTEN", cfg->metrics_listen, 0, err, errlen));
+	TRY(node_get_str(&l, "SPEEDTEST_URL", cfg->speedtest_url, sizeof(cfg->speedtest_url), NULL, err, errlen));
+	TRY(node_check_url("SPEEDTEST_URL", cfg->speedtest_url, err, errlen));
+	TRY(node_get_str(&l, "SPEEDTEST_UPLOAD_URL", cfg->speedtest_upload_url, sizeof(cfg->speedtest_upload_url), NULL, err, errlen));
+	TRY(node_check_url("SPEEDTEST_UPLOAD_URL", cfg->speedtest_upload_url, err, errlen));
+	TRY(node_get_uint(&l, "SPEEDTEST_MAX_MB", 200, 1, 100000, &cfg->speedtest_max_mb, err, errlen));
+	TRY(node_get_uint(&l, "SPEEDTEST_PORT", 0, 0, 65535, &cfg->speedtest_port, err, errlen));
+	TRY(node_get_str(&l, "REBOOT_CMD", cfg->reboot_cmd, sizeof(cfg->reboot_cmd), NULL, err, errlen));
+	TRY(node_get_uint(&l, "CONSTELLA_ALLOW_REBOOT", 0, 0, 1, &u, err, errlen));
+	cfg->allow_reboot = (int)u;
+	TRY(node_get_str(&l, "CONSTELLA_REBOOT_DRY_RUN", cfg->reboot_dry_run, sizeof(cfg->reboot_dry_run), NULL, err, errlen));
+	TRY(node_get_num(&l, "CONSTELLA_TEST_BG_FIRST_S", 600, 0.1, 86400, &cfg->test_bg_first_s, err, errlen));
 	(void)d;
 #undef TRY
 out:

@@ -21,9 +21,13 @@ struct node_config {
 	char seed_peers[1024];    /* SEED_PEERS, comma-separated host:port */
 	char join_url[512];       /* JOIN_URL (secret: carries a token) */
 	enum node_vpn_mode vpn_mode;   /* VPN_MODE none|hub|client */
-	char vpn_interface[16];        /* VPN_INTERFACE_NAME, default wg0 */
+	/* The overlay's own settings come from the state (docs/overlay.md);
+	 * these override the node-local vpn.json when set. */
+	char vpn_interface[16];        /* VPN_INTERFACE_NAME, "" = from vpn.json */
 	char vpn_cidr[64];             /* VPN_CIDR, default 10.42.0.0/24 */
-	uint16_t vpn_listen_port;      /* VPN_LISTEN_PORT, default 51820 */
+	uint16_t vpn_listen_port;      /* VPN_LISTEN_PORT, 0 = from vpn.json */
+	char vpn_tun_path[256];        /* VPN_TUN_PATH, "" = /dev/net/tun */
+	char vpn_uapi_dir[256];        /* VPN_UAPI_DIR, "" = /var/run/wireguard */
 	char vpn_hub_endpoint[280];    /* VPN_HUB_ENDPOINT */
 	char vpn_hub_public_key[64];   /* VPN_HUB_PUBLIC_KEY */
 	char vpn_address[64];          /* VPN_ADDRESS */
@@ -40,6 +44,16 @@ struct node_config {
 	unsigned metrics_window_h;     /* METRICS_WINDOW_H, default 6 */
 	unsigned metrics_summary_points; /* METRICS_SUMMARY_POINTS, default 12 */
 	int enable_bg_speedtest;       /* ENABLE_BG_SPEEDTEST 0|1, default 1 */
+	/* telemetry, speed tests, reboot (node/telemetry/, issue 10) */
+	char metrics_listen[80];       /* METRICS_LISTEN: "" (off), IP:PORT or overlay:PORT */
+	char speedtest_url[1024];      /* SPEEDTEST_URL: "" = no internet speed test */
+	char speedtest_upload_url[1024]; /* SPEEDTEST_UPLOAD_URL, default SPEEDTEST_URL */
+	unsigned speedtest_max_mb;     /* SPEEDTEST_MAX_MB per direction, default 200 */
+	unsigned speedtest_port;       /* SPEEDTEST_PORT, default 0 (ephemeral) */
+	char reboot_cmd[512];          /* REBOOT_CMD: "" = reboot(2) */
+	int allow_reboot;              /* CONSTELLA_ALLOW_REBOOT 0|1 */
+	char reboot_dry_run[256];      /* CONSTELLA_REBOOT_DRY_RUN: file (tests) */
+	double test_bg_first_s;        /* CONSTELLA_TEST_BG_FIRST_S: first background test, default 600 */
 };
 
 /* A lookup function: returns the value of a variable or NULL. */

@@ -24,6 +24,8 @@ struct control_conn {
 	char buf[NODE_CONTROL_MAX];
 	size_t len;
 	int used;
+	int deferred;  /* answered later through a ticket */
+	uint64_t gen;  /* tells a ticket whether this is still its request */
 };
 
 struct node_control_server {
@@ -33,6 +35,8 @@ struct node_control_server {
 	char path[108];
 	node_control_fn fn;
 	void *user;
+	struct control_conn *cur; /* the request being handled */
+	uint64_t gen;
 	struct control_conn conns[MAX_CONNS];
 };
 
@@ -44,21 +48,12 @@ static void conn_close(struct control_conn *c)
 	c->used = 0;
 }
 
-static void conn_answer(struct control_conn *c)
+/* Writes rep (taken) and closes the connection. */
+static void conn_reply(struct control_conn *c, cJSON *rep)
 {
-	cJSON *req = cJSON_ParseWithLength(c->buf, c->len), *rep;
-	char *text;
+	char *text = rep ? cJSON_PrintUnformatted(rep) : NULL;
 	int fl;
 
-	if (!cJSON_IsObject(req)) {
-		rep = cJSON_CreateObject();
-		cJSON_AddBoolToObject(rep, "ok", 0);
-		cJSON_AddStringToObject(rep, "error", "control request must be a JSON object");
-	} else {
-		rep = c->s->fn(c->s->user, req);
-	}
-	cJSON_Delete(req);
-	text = rep ? cJSON_PrintUnformatted(rep) : NULL;
 	cJSON_Delete(rep);
 	if (text) {
 		/* Small replies to a local client: write it out with a bounded wait. */
@@ -78,6 +73,61 @@ static void conn_answer(struct control_conn *c)
 		free(text);
 	}
 	conn_close(c);
+}
+
+static void conn_answer(struct control_conn *c)
+{
+	cJSON *req = cJSON_ParseWithLength(c->buf, c->len), *rep;
+
+	if (!cJSON_IsObject(req)) {
+		rep = cJSON_CreateObject();
+		cJSON_AddBoolToObject(rep, "ok", 0);
+		cJSON_AddStringToObject(rep, "error", "control request must be a JSON object");
+	} else {
+		c->s->cur = c;
+		rep = c->s->fn(c->s->user, req);
+		c->s->cur = NULL;
+	}
+	cJSON_Delete(req);
+	if (c->deferred) {
+		cJSON_Delete(rep);
+		ev_io_stop(c->s->loop, &c->io); /* the request is read; the timer runs */
+		return;
+	}
+	conn_reply(c, rep);
+}
+
+int node_control_defer(struct node_control_server *s, struct node_control_ticket *t,
+		       double timeout_s)
+{
+	struct control_conn *c = s->cur;
+
+	if (!c || timeout_s <= 0)
+		return -EINVAL;
+	c->deferred = 1;
+	ev_timer_stop(s->loop, &c->timer);
+	ev_timer_set(&c->timer, timeout_s, 0);
+	ev_timer_start(s->loop, &c->timer);
+	t->s = s;
+	t->slot = (int)(c - s->conns);
+	t->gen = c->gen;
+	return 0;
+}
+
+int node_control_answer(const struct node_control_ticket *t, cJSON *reply)
+{
+	struct control_conn *c;
+
+	if (!t->s || t->slot < 0 || t->slot >= MAX_CONNS)
+		goto gone;
+	c = &t->s->conns[t->slot];
+	if (!c->used || !c->deferred || c->gen != t->gen)
+		goto gone;
+	conn_reply(c, reply);
+	return 0;
+gone:
+	cJSON_Delete(reply);
+	return -ENOENT;
 }
 
 static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
@@ -108,9 +158,19 @@ static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
 
 static void on_conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	struct control_conn *c = w->data;
+
 	(void)loop;
 	(void)revents;
-	conn_close(w->data);
+	if (c->deferred) {
+		cJSON *rep = cJSON_CreateObject();
+
+		cJSON_AddBoolToObject(rep, "ok", 0);
+		cJSON_AddStringToObject(rep, "error", "timed out");
+		conn_reply(c, rep);
+		return;
+	}
+	conn_close(c);
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -129,6 +189,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		c->used = 1;
 		c->s = s;
 		c->len = 0;
+		c->deferred = 0;
+		c->gen = ++s->gen;
 		ev_io_init(&c->io, on_conn, fd, EV_READ);
 		c->io.data = c;
 		ev_timer_init(&c->timer, on_conn_timeout, 5.0, 0);

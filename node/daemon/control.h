@@ -7,6 +7,7 @@
 
 #include <cJSON.h>
 #include <ev.h>
+#include <stdint.h>
 
 #define NODE_CONTROL_MAX (64u * 1024)
 
@@ -14,6 +15,22 @@
 typedef cJSON *(*node_control_fn)(void *user, const cJSON *req);
 
 struct node_control_server;
+
+/* A request answered later, when the answer waits on the network (e.g.
+ * `stats NAME` asks another member): inside the handler, take a ticket and
+ * return NULL; then answer with node_control_answer within timeout_s, or
+ * the client gets {"ok": false, "error": "timed out"}. */
+struct node_control_ticket {
+	struct node_control_server *s;
+	int slot;
+	uint64_t gen;
+};
+/* Only from inside the handler, for the request it handles. 0 or -EINVAL. */
+int node_control_defer(struct node_control_server *s, struct node_control_ticket *t,
+		       double timeout_s);
+/* Takes reply. -ENOENT when the request is gone (client left, deadline):
+ * the reply is dropped. The server must still exist. */
+int node_control_answer(const struct node_control_ticket *t, cJSON *reply);
 
 int node_control_server_new(struct ev_loop *loop, const char *path, node_control_fn fn,
 			    void *user, struct node_control_server **out);

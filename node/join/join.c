@@ -2,11 +2,15 @@
  * seed's checks (see join.h). */
 #include "join.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rpc.h"
+#include "wgkey.h"
 
 #define B64V sodium_base64_VARIANT_ORIGINAL
 #define JOIN_MAX_PLAIN (1u << 20)
@@ -98,11 +102,11 @@ out:
 }
 
 int node_join_request_build(const struct node_joinlink *l, const struct node_peer *self,
-			    char **body)
+			    const char *const *public_ips, size_t n_public_ips, char **body)
 {
 	struct node_join_keys k;
 	char idhex[2 * NODE_TOKEN_ID_LEN + 1];
-	cJSON *req = cJSON_CreateObject(), *info = cJSON_CreateObject();
+	cJSON *req = cJSON_CreateObject(), *info = cJSON_CreateObject(), *ips;
 	int r = -ENOMEM;
 
 	*body = NULL;
@@ -113,9 +117,12 @@ int node_join_request_build(const struct node_joinlink *l, const struct node_pee
 	    !cJSON_AddStringToObject(info, "node_id", self->node_id) ||
 	    !cJSON_AddStringToObject(info, "wg_pubkey", self->wg_pubkey) ||
 	    !cJSON_AddNumberToObject(info, "priority", self->priority) ||
+	    !(ips = cJSON_AddArrayToObject(info, "public_ips")) ||
 	    !cJSON_AddStringToObject(req, "network_id", l->network_id) ||
 	    !cJSON_AddStringToObject(req, "token_id", idhex))
 		goto out;
+	for (size_t i = 0; i < n_public_ips; i++)
+		cJSON_AddItemToArray(ips, cJSON_CreateString(public_ips[i]));
 	if ((r = node_join_seal(&k, l->network_id, info, req)))
 		goto out;
 	*body = cJSON_PrintUnformatted(req);
@@ -140,8 +147,31 @@ const char *node_join_result_str(enum node_join_result r)
 	case NODE_JOIN_BAD_BOX: return "join request does not decrypt under the invite token";
 	case NODE_JOIN_INTERNAL: return "seed failed to record the join";
 	case NODE_JOIN_DUPLICATE: return "a member with this name or node_id is already in the network";
+	case NODE_JOIN_NAT_NO_HUB:
+		return "behind NAT: the seed does not see this join coming from the given public "
+		       "address, and this network has no overlay hub to carry a node behind NAT";
+	case NODE_JOIN_NEED_WG_KEY:
+		return "this network has an overlay hub: the join request must carry a WireGuard "
+		       "public key (upgrade constella)";
+	case NODE_JOIN_OVERLAY: return "the overlay hub could not admit this node";
 	}
 	return "invalid";
+}
+
+unsigned node_join_result_http(enum node_join_result r)
+{
+	switch (r) {
+	case NODE_JOIN_INTERNAL: return 500;
+	case NODE_JOIN_MALFORMED: case NODE_JOIN_NEED_WG_KEY: return 400;
+	case NODE_JOIN_DUPLICATE: return 409;
+	case NODE_JOIN_OVERLAY: return 503;
+	default: return 403;
+	}
+}
+
+void node_join_pending_clear(struct node_join_pending *p)
+{
+	sodium_memzero(p, sizeof(*p));
 }
 
 static int info_str(const cJSON *o, const char *k, char *dst, size_t cap, int required)
@@ -156,41 +186,97 @@ static int info_str(const cJSON *o, const char *k, char *dst, size_t cap, int re
 	return 0;
 }
 
-/* "0.0.0.0:P" / "[::]:P" + observed "ip:port" -> "ip:P". */
-static void fill_wildcard(struct node_peer *j, const char *observed)
+static int is_wildcard(const char *addr)
 {
-	const char *pc = strrchr(j->addr, ':'), *oc;
-	char host[256], port[8];
-
-	if (!observed || !pc || strlen(pc) >= sizeof(port) ||
-	    (strncmp(j->addr, "0.0.0.0:", 8) && strncmp(j->addr, "[::]:", 5)))
-		return;
-	memcpy(port, pc, strlen(pc) + 1); /* j->addr is rewritten below */
-	oc = strrchr(observed, ':');
-	if (!oc || (size_t)(oc - observed) >= sizeof(host))
-		return;
-	snprintf(host, sizeof(host), "%.*s", (int)(oc - observed), observed);
-	snprintf(j->addr, sizeof(j->addr), "%s%s", host, port);
+	return !strncmp(addr, "0.0.0.0:", 8) || !strncmp(addr, "[::]:", 5);
 }
 
-enum node_join_result node_join_handle(const char *state_dir, struct node_state *st,
-				       const char *body, size_t len, int64_t now,
-				       const char *observed, cJSON **reply,
-				       struct node_peer *joiner)
+/* The port of "host:port" / "[v6]:port" (the join checked the form). */
+static const char *addr_port(const char *addr)
+{
+	const char *c = strrchr(addr, ':');
+
+	return c ? c + 1 : "4747";
+}
+
+/* An IP in text to 16 bytes, IPv4 as v4-mapped, so both spellings of an
+ * IPv4 source ("1.2.3.4", "::ffff:1.2.3.4") compare equal. */
+static int ip_bytes(const char *s, uint8_t out[16])
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return 0;
+	}
+	return inet_pton(AF_INET6, s, out) == 1 ? 0 : -EINVAL;
+}
+
+/* observed "ip:port" -> "ip" (v4-mapped shown as IPv4). */
+static void observed_ip(const char *observed, char *out, size_t cap)
+{
+	const char *c = observed ? strrchr(observed, ':') : NULL;
+
+	out[0] = '\0';
+	if (!c)
+		return;
+	snprintf(out, cap, "%.*s", (int)(c - observed), observed);
+	if (!strncmp(out, "::ffff:", 7) && strchr(out + 7, '.'))
+		memmove(out, out + 7, strlen(out + 7) + 1);
+}
+
+/* 1 when ip is one of the joiner's public IPs. A bad list counts as none. */
+static int ip_listed(const char *ip, const cJSON *ips)
+{
+	uint8_t a[16], b[16];
+	const cJSON *x;
+
+	if (ip_bytes(ip, a))
+		return 0;
+	cJSON_ArrayForEach(x, ips)
+		if (cJSON_IsString(x) && !ip_bytes(x->valuestring, b) && !memcmp(a, b, 16))
+			return 1;
+	return 0;
+}
+
+/* Under the invites lock: loads invites.json and finds the token. OK with
+ * *iv, or why not (INTERNAL when the file cannot be read). */
+static enum node_join_result join_find_token(const char *state_dir, struct node_invites *inv,
+					     const uint8_t tid[NODE_TOKEN_ID_LEN], int64_t now,
+					     struct node_invite **iv)
+{
+	char err[256];
+
+	if (node_invites_load(state_dir, inv, err, sizeof(err)))
+		return NODE_JOIN_INTERNAL;
+	*iv = node_invites_find_by_token_id(inv, tid);
+	switch (node_invite_check(*iv, now)) {
+	case NODE_INVITE_UNKNOWN: return NODE_JOIN_UNKNOWN_TOKEN;
+	case NODE_INVITE_EXPIRED: return NODE_JOIN_EXPIRED;
+	case NODE_INVITE_USED: return NODE_JOIN_USED;
+	case NODE_INVITE_REVOKED: return NODE_JOIN_REVOKED;
+	case NODE_INVITE_OK: break;
+	}
+	return NODE_JOIN_OK;
+}
+
+enum node_join_result node_join_examine(const char *state_dir, const struct node_state *st,
+					const char *body, size_t len, int64_t now,
+					const char *observed, struct node_join_pending *p)
 {
 	enum node_join_result res = NODE_JOIN_MALFORMED;
 	struct node_invites inv = { 0 };
 	struct node_invite *iv;
-	struct node_join_keys k = { 0 };
 	uint8_t tid[NODE_TOKEN_ID_LEN];
-	const cJSON *net, *tok, *pr;
-	cJSON *req = NULL, *info = NULL, *inner = NULL, *out = NULL;
-	char err[256], *sj = NULL;
+	const cJSON *net, *tok, *pr, *ips;
+	cJSON *req = NULL, *info = NULL;
+	struct node_peer *j = &p->joiner;
 	size_t tl = 0;
 	int lock = -1;
 
-	*reply = NULL;
-	memset(joiner, 0, sizeof(*joiner));
+	memset(p, 0, sizeof(*p));
 	req = cJSON_ParseWithLength(body, len);
 	net = cJSON_GetObjectItemCaseSensitive(req, "network_id");
 	tok = cJSON_GetObjectItemCaseSensitive(req, "token_id");
@@ -204,52 +290,148 @@ enum node_join_result node_join_handle(const char *state_dir, struct node_state 
 	}
 	res = NODE_JOIN_INTERNAL;
 	if ((lock = node_invites_lock(state_dir)) < 0 ||
-	    node_invites_load(state_dir, &inv, err, sizeof(err)))
+	    (res = join_find_token(state_dir, &inv, tid, now, &iv)) != NODE_JOIN_OK)
 		goto out;
-	iv = node_invites_find_by_token_id(&inv, tid);
-	switch (node_invite_check(iv, now)) {
-	case NODE_INVITE_UNKNOWN: res = NODE_JOIN_UNKNOWN_TOKEN; goto out;
-	case NODE_INVITE_EXPIRED: res = NODE_JOIN_EXPIRED; goto out;
-	case NODE_INVITE_USED: res = NODE_JOIN_USED; goto out;
-	case NODE_INVITE_REVOKED: res = NODE_JOIN_REVOKED; goto out;
-	case NODE_INVITE_OK: break;
-	}
-	node_join_derive(iv->token, &k);
-	if (!(info = node_join_open(&k, st->network_id, req))) {
+	node_join_derive(iv->token, &p->k);
+	if (!(info = node_join_open(&p->k, st->network_id, req))) {
 		res = NODE_JOIN_BAD_BOX;
 		goto out;
 	}
 	res = NODE_JOIN_MALFORMED;
-	if (info_str(info, "name", joiner->name, sizeof(joiner->name), 1) ||
-	    info_str(info, "public_addr", joiner->addr, sizeof(joiner->addr), 1) ||
-	    info_str(info, "node_id", joiner->node_id, sizeof(joiner->node_id), 1) ||
-	    info_str(info, "wg_pubkey", joiner->wg_pubkey, sizeof(joiner->wg_pubkey), 0) ||
-	    strlen(joiner->node_id) != NODE_ID_HEX || !joiner->name[0] || !joiner->addr[0])
+	ips = cJSON_GetObjectItemCaseSensitive(info, "public_ips");
+	if (info_str(info, "name", j->name, sizeof(j->name), 1) ||
+	    info_str(info, "public_addr", j->addr, sizeof(j->addr), 1) ||
+	    info_str(info, "node_id", j->node_id, sizeof(j->node_id), 1) ||
+	    info_str(info, "wg_pubkey", j->wg_pubkey, sizeof(j->wg_pubkey), 0) ||
+	    !node_state_is_hex(j->node_id, NODE_ID_HEX) || !j->name[0] || !j->addr[0] ||
+	    rpc_check_host_port(j->addr) || (ips && !cJSON_IsArray(ips)) ||
+	    (j->wg_pubkey[0] && !node_wgkey_valid_b64(j->wg_pubkey)))
 		goto out;
 	pr = cJSON_GetObjectItemCaseSensitive(info, "priority");
 	if (cJSON_IsNumber(pr) && pr->valuedouble >= -1e6 && pr->valuedouble <= 1e6)
-		joiner->priority = (int)pr->valuedouble;
-	joiner->status = NODE_PEER_ALIVE;
-	joiner->last_seen = now;
-	fill_wildcard(joiner, observed);
+		j->priority = (int)pr->valuedouble;
+	j->status = NODE_PEER_ALIVE;
+	j->last_seen = now;
 	/* A joiner must not replace a member (e.g. claim the seed's node_id);
 	 * the token stays unspent so the joiner can retry with another name. */
+	if (node_state_find_peer((struct node_state *)st, j->node_id) ||
+	    node_state_is_removed(st, j->node_id) ||
+	    node_state_find_peer_by_name((struct node_state *)st, j->name)) {
+		res = NODE_JOIN_DUPLICATE;
+		goto out;
+	}
+	observed_ip(observed, p->observed, sizeof(p->observed));
+	p->public_given = !is_wildcard(j->addr);
+	/* An old joiner sends no list: it is taken at its word, as before. */
+	p->public_seen = p->public_given && (!ips || ip_listed(p->observed, ips));
+	p->needs_overlay = st->vpn_cidr[0] != '\0';
+	if (p->needs_overlay && !j->wg_pubkey[0]) {
+		res = NODE_JOIN_NEED_WG_KEY;
+		goto out;
+	}
+	if (!p->needs_overlay && p->public_given && !p->public_seen) {
+		/* Behind NAT with no hub: admitting it would make a member that
+		 * nobody can call back (the original's split network). */
+		snprintf(p->message, sizeof(p->message),
+			 "behind NAT: the seed sees this join coming from %s, not from %.80s, and this "
+			 "network has no overlay hub to carry a node behind NAT (give the public "
+			 "address the others can reach, or create the network with "
+			 "`constella init --vpn-mode hub`)", p->observed[0] ? p->observed : "?",
+			 j->addr);
+		res = NODE_JOIN_NAT_NO_HUB;
+		goto out;
+	}
+	res = NODE_JOIN_OK;
+out:
+	if (res != NODE_JOIN_OK) {
+		char keep[sizeof(p->message)];
+
+		memcpy(keep, p->message, sizeof(keep));
+		node_join_pending_clear(p);
+		memcpy(p->message, keep, sizeof(keep));
+	}
+	cJSON_Delete(info);
+	cJSON_Delete(req);
+	node_invites_unlock(lock);
+	node_invites_clear(&inv);
+	return res;
+}
+
+/* The joiner's RPC address: docs/overlay.md, "the join rule for addr". */
+static void decide_addr(const struct node_join_pending *p, struct node_peer *j,
+			const char *overlay_addr, char *reason, size_t cap)
+{
+	const char *port = addr_port(p->joiner.addr);
+
+	reason[0] = '\0';
+	if (!overlay_addr) {
+		/* no overlay: the wildcard host becomes the address seen */
+		if (!p->public_given && p->observed[0])
+			snprintf(j->addr, sizeof(j->addr), strchr(p->observed, ':') ? "[%s]:%s" : "%s:%s",
+				 p->observed, port);
+		return;
+	}
+	if (p->public_given && p->public_seen)
+		return;
+	snprintf(j->addr, sizeof(j->addr), "%.64s:%.8s", overlay_addr, port);
+	if (p->public_given)
+		snprintf(reason, cap, "behind NAT: the seed saw this join come from %s, not from %.80s; "
+			 "members reach this node over the overlay", p->observed, p->joiner.addr);
+	else
+		snprintf(reason, cap, "no --public-addr given (the seed saw this join from %s); "
+			 "members reach this node over the overlay", p->observed);
+}
+
+enum node_join_result node_join_finish(const char *state_dir, struct node_state *st,
+				       struct node_join_pending *p, int64_t now,
+				       const char *overlay_addr, cJSON **reply,
+				       struct node_peer *joiner)
+{
+	enum node_join_result res = NODE_JOIN_INTERNAL;
+	struct node_invites inv = { 0 };
+	struct node_invite *iv;
+	cJSON *inner = NULL, *out = NULL, *ji;
+	char reason[256], *sj = NULL;
+	int lock = -1;
+
+	*reply = NULL;
+	*joiner = p->joiner;
+	if ((lock = node_invites_lock(state_dir)) < 0 ||
+	    (res = join_find_token(state_dir, &inv, p->k.token_id, now, &iv)) != NODE_JOIN_OK)
+		goto out;
+	res = NODE_JOIN_INTERNAL;
+	/* the table may have changed while the hub was asked */
 	if (node_state_find_peer(st, joiner->node_id) || node_state_is_removed(st, joiner->node_id) ||
 	    node_state_find_peer_by_name(st, joiner->name)) {
 		res = NODE_JOIN_DUPLICATE;
 		goto out;
 	}
+	decide_addr(p, joiner, overlay_addr, reason, sizeof(reason));
+	if (overlay_addr) {
+		snprintf(joiner->overlay_addr, sizeof(joiner->overlay_addr), "%s", overlay_addr);
+		joiner->vpn_role = NODE_VPN_ROLE_CLIENT;
+	} else {
+		joiner->wg_pubkey[0] = '\0'; /* no overlay: the key is not used */
+	}
 	/* Spend the token on disk before anything leaves: a crash after this
 	 * point costs an invite, never lets one be used twice. */
-	res = NODE_JOIN_INTERNAL;
 	snprintf(iv->used_by, sizeof(iv->used_by), "%s", joiner->node_id);
 	if (node_invites_save(state_dir, &inv))
 		goto out;
 	if (node_state_upsert_peer(st, joiner) || node_state_save(state_dir, st))
 		goto out;
 	if (node_state_to_json(st, &sj) || !(inner = cJSON_Parse(sj)) ||
-	    !(out = cJSON_CreateObject()) || !cJSON_AddBoolToObject(out, "ok", 1) ||
-	    node_join_seal(&k, st->network_id, inner, out))
+	    !(ji = cJSON_AddObjectToObject(inner, "join")) ||
+	    !cJSON_AddStringToObject(ji, "addr", joiner->addr) ||
+	    !cJSON_AddStringToObject(ji, "overlay_addr", joiner->overlay_addr) ||
+	    !cJSON_AddStringToObject(ji, "observed", p->observed) ||
+	    !cJSON_AddStringToObject(ji, "addr_reason", reason) ||
+	    !(out = cJSON_CreateObject()) || !cJSON_AddBoolToObject(out, "ok", 1))
+		goto out;
+	for (const cJSON *x = p->extra ? p->extra->child : NULL; x; x = x->next)
+		if (x->string)
+			cJSON_AddItemToObject(inner, x->string, cJSON_Duplicate(x, 1));
+	if (node_join_seal(&p->k, st->network_id, inner, out))
 		goto out;
 	*reply = out;
 	out = NULL;
@@ -261,18 +443,36 @@ out:
 	}
 	cJSON_Delete(inner); /* holds the secret as a string; freed, not wiped (cJSON) */
 	cJSON_Delete(out);
-	cJSON_Delete(info);
-	cJSON_Delete(req);
-	node_join_keys_clear(&k);
 	node_invites_unlock(lock);
 	node_invites_clear(&inv);
 	return res;
 }
 
+enum node_join_result node_join_handle(const char *state_dir, struct node_state *st,
+				       const char *body, size_t len, int64_t now,
+				       const char *observed, cJSON **reply,
+				       struct node_peer *joiner)
+{
+	struct node_join_pending p;
+	enum node_join_result r;
+
+	*reply = NULL;
+	memset(joiner, 0, sizeof(*joiner));
+	r = node_join_examine(state_dir, st, body, len, now, observed, &p);
+	if (r == NODE_JOIN_OK && p.needs_overlay)
+		r = NODE_JOIN_OVERLAY; /* the daemon's seed path asks the hub first */
+	if (r == NODE_JOIN_OK)
+		r = node_join_finish(state_dir, st, &p, now, NULL, reply, joiner);
+	node_join_pending_clear(&p);
+	return r;
+}
+
 int node_join_reply_open(const struct node_joinlink *l, const cJSON *reply,
-			 struct node_state *st, char *err, size_t errlen)
+			 struct node_state *st, struct node_join_outcome *out, char *err,
+			 size_t errlen)
 {
 	struct node_join_keys k;
+	const cJSON *ji;
 	cJSON *inner;
 	char *text;
 	int r;
@@ -283,6 +483,20 @@ int node_join_reply_open(const struct node_joinlink *l, const cJSON *reply,
 	if (!inner) {
 		snprintf(err, errlen, "the seed's reply does not decrypt under the invite token");
 		return -EBADMSG;
+	}
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		ji = cJSON_GetObjectItemCaseSensitive(inner, "join");
+		if (ji && (info_str(ji, "addr", out->addr, sizeof(out->addr), 1) ||
+			   info_str(ji, "overlay_addr", out->overlay_addr, sizeof(out->overlay_addr), 0) ||
+			   info_str(ji, "observed", out->observed, sizeof(out->observed), 0) ||
+			   info_str(ji, "addr_reason", out->addr_reason, sizeof(out->addr_reason), 0))) {
+			cJSON_Delete(inner);
+			snprintf(err, errlen, "the seed's reply has a malformed \"join\" member");
+			return -EINVAL;
+		}
+		if (cJSON_GetObjectItemCaseSensitive(inner, "bot"))
+			out->bot = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(inner, "bot"), 1);
 	}
 	text = cJSON_PrintUnformatted(inner);
 	cJSON_Delete(inner);

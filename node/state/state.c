@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cidr.h"
 #include "file.h"
+#include "rpc.h"
+#include "wgkey.h"
 
 #define STATE_FILE "network_state.json"
 #define STATE_MAX (4u << 20)
@@ -89,9 +92,45 @@ static int get_int(const cJSON *obj, const char *key, int64_t lo, int64_t hi, in
 	return 0;
 }
 
+const char *node_vpn_role_str(enum node_vpn_role r)
+{
+	return r == NODE_VPN_ROLE_HUB ? "hub" : r == NODE_VPN_ROLE_CLIENT ? "client" : "";
+}
+
+/* The overlay fields of a record: each empty or well formed. */
+static int node_peer_vpn_check(struct node_peer *out, const char *role, char *err, size_t errlen)
+{
+	uint32_t a;
+
+	if (out->wg_pubkey[0] && !node_wgkey_valid_b64(out->wg_pubkey)) {
+		snprintf(err, errlen, "peer \"%s\": wg_pubkey must be a base64 key of 32 bytes",
+			 out->name);
+		return -EINVAL;
+	}
+	if (out->overlay_addr[0] && node_ip4_parse(out->overlay_addr, &a)) {
+		snprintf(err, errlen, "peer \"%s\": overlay_addr must be an IPv4 address", out->name);
+		return -EINVAL;
+	}
+	if (out->wg_endpoint[0] && rpc_check_host_port(out->wg_endpoint)) {
+		snprintf(err, errlen, "peer \"%s\": wg_endpoint must be HOST:PORT", out->name);
+		return -EINVAL;
+	}
+	if (!role[0])
+		out->vpn_role = NODE_VPN_ROLE_NONE;
+	else if (!strcmp(role, "hub"))
+		out->vpn_role = NODE_VPN_ROLE_HUB;
+	else if (!strcmp(role, "client"))
+		out->vpn_role = NODE_VPN_ROLE_CLIENT;
+	else {
+		snprintf(err, errlen, "peer \"%s\": vpn_role must be hub, client or empty", out->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t errlen)
 {
-	char status[16];
+	char status[16], role[16];
 	int64_t v;
 	int r;
 
@@ -106,7 +145,10 @@ int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t
 	    (r = get_str(p, "status", status, sizeof(status), 0, err, errlen)) ||
 	    (r = get_str(p, "wg_pubkey", out->wg_pubkey, sizeof(out->wg_pubkey), 0, err, errlen)) ||
 	    (r = get_str(p, "overlay_addr", out->overlay_addr, sizeof(out->overlay_addr), 0, err,
-			 errlen)))
+			 errlen)) ||
+	    (r = get_str(p, "wg_endpoint", out->wg_endpoint, sizeof(out->wg_endpoint), 0, err,
+			 errlen)) ||
+	    (r = get_str(p, "vpn_role", role, sizeof(role), 0, err, errlen)))
 		return r;
 	if (!node_state_is_hex(out->node_id, NODE_ID_HEX) || !out->name[0]) {
 		snprintf(err, errlen, "peer \"%s\": bad name or node_id", out->name);
@@ -120,6 +162,8 @@ int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t
 		snprintf(err, errlen, "peer \"%s\": status must be alive or down", out->name);
 		return -EINVAL;
 	}
+	if ((r = node_peer_vpn_check(out, role, err, errlen)))
+		return r;
 	if ((r = get_int(p, "last_seen", 0, INT64_C(1) << 40, &out->last_seen, err, errlen)))
 		return r;
 	if ((r = get_int(p, "priority", -1000000, 1000000, &v, err, errlen)))
@@ -128,6 +172,34 @@ int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t
 	if ((r = get_int(p, "ver", 0, INT64_C(1) << 53, &v, err, errlen)))
 		return r;
 	out->ver = (uint64_t)v;
+	return 0;
+}
+
+/* "vpn": absent or null = no overlay; else {"cidr", "hub"}, both valid. */
+static int node_state_vpn_from_json(struct node_state *st, const cJSON *vpn, char *err,
+				    size_t errlen)
+{
+	struct node_cidr cidr;
+	char why[128];
+	int r;
+
+	if (!vpn || cJSON_IsNull(vpn))
+		return 0;
+	if (!cJSON_IsObject(vpn)) {
+		snprintf(err, errlen, "\"vpn\" must be an object");
+		return -EINVAL;
+	}
+	if ((r = get_str(vpn, "cidr", st->vpn_cidr, sizeof(st->vpn_cidr), 1, err, errlen)) ||
+	    (r = get_str(vpn, "hub", st->vpn_hub, sizeof(st->vpn_hub), 1, err, errlen)))
+		return r;
+	if (node_cidr_parse(st->vpn_cidr, &cidr, why, sizeof(why))) {
+		snprintf(err, errlen, "vpn.cidr: %s", why);
+		return -EINVAL;
+	}
+	if (!node_state_is_hex(st->vpn_hub, NODE_ID_HEX)) {
+		snprintf(err, errlen, "vpn.hub must be a node_id");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -232,6 +304,9 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 	if ((r = get_int(root, "generation", 0, INT64_C(1) << 53, &v, err, errlen)))
 		goto out;
 	tmp.generation = (uint64_t)v;
+	if ((r = node_state_vpn_from_json(&tmp, cJSON_GetObjectItemCaseSensitive(root, "vpn"), err,
+					  errlen)))
+		goto out;
 	node_state_clear(st);
 	*st = tmp;
 	memset(&tmp, 0, sizeof(tmp));
@@ -254,6 +329,8 @@ cJSON *node_peer_to_json(const struct node_peer *p)
 	    !cJSON_AddNumberToObject(o, "priority", p->priority) ||
 	    !cJSON_AddStringToObject(o, "wg_pubkey", p->wg_pubkey) ||
 	    !cJSON_AddStringToObject(o, "overlay_addr", p->overlay_addr) ||
+	    !cJSON_AddStringToObject(o, "wg_endpoint", p->wg_endpoint) ||
+	    !cJSON_AddStringToObject(o, "vpn_role", node_vpn_role_str(p->vpn_role)) ||
 	    !cJSON_AddNumberToObject(o, "ver", (double)p->ver)) {
 		cJSON_Delete(o);
 		return NULL;
@@ -293,6 +370,13 @@ int node_state_to_json(const struct node_state *st, char **out)
 	    !cJSON_AddNumberToObject(lease, "epoch", (double)st->lease_epoch) ||
 	    !cJSON_AddNumberToObject(root, "generation", (double)st->generation))
 		goto out;
+	if (st->vpn_cidr[0]) {
+		cJSON *vpn = cJSON_AddObjectToObject(root, "vpn");
+
+		if (!vpn || !cJSON_AddStringToObject(vpn, "cidr", st->vpn_cidr) ||
+		    !cJSON_AddStringToObject(vpn, "hub", st->vpn_hub))
+			goto out;
+	}
 	*out = cJSON_Print(root);
 	r = *out ? 0 : -ENOMEM;
 out:
@@ -397,6 +481,11 @@ struct node_peer *node_state_find_peer_by_name(struct node_state *st, const char
 		if (!strcmp(st->peers[i].name, name))
 			return &st->peers[i];
 	return NULL;
+}
+
+struct node_peer *node_state_vpn_hub(struct node_state *st)
+{
+	return st->vpn_cidr[0] ? node_state_find_peer(st, st->vpn_hub) : NULL;
 }
 
 int node_state_upsert_peer(struct node_state *st, const struct node_peer *p)

@@ -16,6 +16,8 @@
 #define NODE_SECRET_HEX 64  /* 32 random bytes, hex */
 
 enum node_peer_status { NODE_PEER_ALIVE = 0, NODE_PEER_DOWN };
+/* A member's place in the WireGuard overlay ("vpn_role" in its record). */
+enum node_vpn_role { NODE_VPN_ROLE_NONE = 0, NODE_VPN_ROLE_HUB, NODE_VPN_ROLE_CLIENT };
 
 struct node_peer {
 	char name[64];
@@ -25,8 +27,11 @@ struct node_peer {
 	int64_t last_seen;            /* unix seconds, 0 = never */
 	int priority;                 /* the smallest (priority, node_id) alive leads */
 	uint64_t ver;                 /* version of this record, bumped by its node */
-	char wg_pubkey[45];           /* base64, may be empty */
-	char overlay_addr[64];        /* may be empty */
+	/* The overlay (docs/overlay.md); all may be empty (no overlay). */
+	char wg_pubkey[45];           /* base64 WireGuard public key */
+	char overlay_addr[64];        /* bare IPv4 address in the overlay CIDR */
+	char wg_endpoint[280];        /* public UDP HOST:PORT of its WireGuard (the hub) */
+	enum node_vpn_role vpn_role;
 };
 
 struct node_state {
@@ -43,6 +48,10 @@ struct node_state {
 	 * re-added from a stale announcement or a rejoin with the same id. */
 	char (*removed)[NODE_ID_HEX + 1];
 	size_t n_removed;
+	/* "vpn": {"cidr", "hub"}: the network's overlay, set by `init --vpn-mode
+	 * hub` and carried to joiners; vpn_cidr empty = no overlay. */
+	char vpn_cidr[32];
+	char vpn_hub[NODE_ID_HEX + 1];
 };
 
 /* Creates dir (0700) if needed and checks it is a directory. */
@@ -79,6 +88,11 @@ int node_state_remove_peer(struct node_state *st, const char *node_id);
 /* Records a tombstone (idempotent). 0 or -ENOMEM. */
 int node_state_add_removed(struct node_state *st, const char *node_id);
 int node_state_is_removed(const struct node_state *st, const char *node_id);
+
+/* "hub", "client" or "" (none). */
+const char *node_vpn_role_str(enum node_vpn_role r);
+/* The overlay hub's record, or NULL (no overlay, or the hub is unknown). */
+struct node_peer *node_state_vpn_hub(struct node_state *st);
 
 /* One peer as JSON (the peers[] entries of network_state.json). */
 int node_peer_from_json(const cJSON *p, struct node_peer *out, char *err, size_t errlen);

@@ -99,7 +99,7 @@ net_up() {
 nsx() { local i=$1; shift; ip netns exec "${NS[$i]}" "$@"; }
 
 # daemon_start I [VAR=VALUE...]: constellad for node I in its namespace,
-# stand-in runner logging to $RUNLOG; waits (5 s) until it listens.
+# bot runner logging to $RUNLOG; waits (5 s) until it listens.
 daemon_start() {
 	local i=$1 before n; shift
 	before=$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null); before=${before:-0}

@@ -71,7 +71,7 @@ static enum node_join_result try_join(struct node_state *st, const struct node_j
 	strcpy(self.name, name);
 	strcpy(self.addr, "0.0.0.0:5000");
 	node_random_hex(self.node_id, NODE_ID_HEX / 2);
-	CHECK_EQ_INT(node_join_request_build(l, &self, &body), 0);
+	CHECK_EQ_INT(node_join_request_build(l, &self, NULL, 0, &body), 0);
 	r = node_join_handle(dir, st, body, strlen(body), now, "10.1.2.3:40000", &reply, &joiner);
 	if (r == NODE_JOIN_OK) {
 		struct node_state got = { 0 };
@@ -80,12 +80,12 @@ static enum node_join_result try_join(struct node_state *st, const struct node_j
 
 		CHECK_STR(joiner.name, name);
 		CHECK_STR(joiner.addr, "10.1.2.3:5000"); /* wildcard host filled in */
-		CHECK_EQ_INT(node_join_reply_open(l, reply, &got, err, sizeof(err)), 0);
+		CHECK_EQ_INT(node_join_reply_open(l, reply, &got, NULL, err, sizeof(err)), 0);
 		CHECK_STR(got.network_secret, st->network_secret);
 		CHECK(node_state_find_peer_by_name(&got, name) != NULL);
 		/* an observer with another token learns nothing */
 		wrong.token[0] ^= 1;
-		CHECK_EQ_INT(node_join_reply_open(&wrong, reply, &got, err, sizeof(err)), -EBADMSG);
+		CHECK_EQ_INT(node_join_reply_open(&wrong, reply, &got, NULL, err, sizeof(err)), -EBADMSG);
 		{
 			char *wire = cJSON_PrintUnformatted(reply);
 

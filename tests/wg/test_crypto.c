@@ -1,10 +1,13 @@
 /* Known-answer tests for the primitives, from the RFCs. */
 #include <errno.h>
 #include <blake2.h>
-#include <openssl/aead.h>
 #include <sodium.h>
+#include <stdbool.h>
+#include <stdlib.h>
 
+#include "aead.h"
 #include "crypto.h"
+#include "rfc8439.h"
 #include "test.h"
 
 static void test_blake2s_rfc7693_abc(void)
@@ -109,37 +112,61 @@ static void test_kdf_chain_follows_whitepaper(void)
 	CHECK_MEM(o3, t3, 32);
 }
 
-static const char *rfc8439_plain = "Ladies and Gentlemen of the class of '99: If I could offer "
-				   "you only one tip for the future, sunscreen would be it.";
-static const char *rfc8439_cipher =
-	"d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69"
-	"da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad67594"
-	"5585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116"
-	"1ae10b594f09e26a7e902ecbd0600691";
-
-static void test_aead_rfc8439_2_8_2_libsodium_and_boringssl(void)
+/* The backend the data path uses: BoringSSL from where the build found it,
+ * libsodium when CONSTELLA_WG_BORINGSSL is "off" or names something that is
+ * not BoringSSL (the test runs three times: ctest wg_crypto*). */
+static void test_aead_backend_is_the_one_asked_for(void)
 {
-	uint8_t key[32], nonce[12], ad[12], want[200], got[200];
-	size_t len = strlen(rfc8439_plain), outlen = 0;
-	unsigned long long clen = 0;
-	EVP_AEAD_CTX ctx;
+	const char *env = getenv("CONSTELLA_WG_BORINGSSL");
+	bool off = env && *env;
 
-	test_unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f", key, 32);
-	test_unhex("070000004041424344454647", nonce, 12);
-	test_unhex("50515253c0c1c2c3c4c5c6c7", ad, 12);
+	CHECK_STR(wg_aead_backend_name(), off ? "libsodium" : "boringssl");
+	CHECK(off ? wg_aead_backend_path() == NULL : wg_aead_backend_path() != NULL);
+	CHECK(off ? wg_aead_backend_symbol("EVP_AEAD_CTX_seal") == NULL :
+		    wg_aead_backend_symbol("EVP_AEAD_CTX_seal") != NULL);
+}
+
+static void test_aead_rfc8439_2_8_2_libsodium_and_backend(void)
+{
+	uint8_t key[32], nonce[12], ad[12], want[200], got[200], back[200];
+	size_t len = strlen(rfc8439_plain);
+	unsigned long long clen = 0;
+	struct wg_aead_ctx ctx;
+
+	test_unhex(rfc8439_key, key, 32);
+	test_unhex(rfc8439_nonce, nonce, 12);
+	test_unhex(rfc8439_ad, ad, 12);
 	CHECK_EQ_INT(test_unhex(rfc8439_cipher, want, sizeof(want)), (int)len + 16);
 	crypto_aead_chacha20poly1305_ietf_encrypt(got, &clen, (const uint8_t *)rfc8439_plain, len,
 						  ad, 12, NULL, nonce, key);
 	CHECK_EQ_INT(clen, len + 16);
 	CHECK_MEM(got, want, len + 16);
-	/* The data path's AEAD must produce the same bytes. */
-	CHECK(EVP_AEAD_CTX_init(&ctx, EVP_aead_chacha20_poly1305(), key, 32, 16, NULL) == 1);
+	/* The data path's AEAD must produce the same bytes, and open them. */
+	CHECK_EQ_INT(wg_aead_ctx_init(&ctx, key), 0);
 	memset(got, 0, sizeof(got));
-	CHECK(EVP_AEAD_CTX_seal(&ctx, got, &outlen, sizeof(got), nonce, 12,
-				(const uint8_t *)rfc8439_plain, len, ad, 12) == 1);
-	CHECK_EQ_INT(outlen, len + 16);
+	CHECK_EQ_INT(wg_aead_ctx_seal(&ctx, got, nonce, (const uint8_t *)rfc8439_plain, len, ad, 12),
+		     0);
 	CHECK_MEM(got, want, len + 16);
-	EVP_AEAD_CTX_cleanup(&ctx);
+	CHECK_EQ_INT(wg_aead_ctx_open(&ctx, back, nonce, got, len + 16, ad, 12), 0);
+	CHECK_MEM(back, rfc8439_plain, len);
+	/* in place, both ways */
+	memcpy(back, rfc8439_plain, len);
+	CHECK_EQ_INT(wg_aead_ctx_seal(&ctx, back, nonce, back, len, ad, 12), 0);
+	CHECK_MEM(back, want, len + 16);
+	CHECK_EQ_INT(wg_aead_ctx_open(&ctx, back, nonce, back, len + 16, ad, 12), 0);
+	CHECK_MEM(back, rfc8439_plain, len);
+	/* a flipped bit of the tag, of the data, of the ad; too short */
+	got[len + 3] ^= 1;
+	CHECK_EQ_INT(wg_aead_ctx_open(&ctx, back, nonce, got, len + 16, ad, 12), -EBADMSG);
+	got[len + 3] ^= 1;
+	got[5] ^= 0x80;
+	CHECK_EQ_INT(wg_aead_ctx_open(&ctx, back, nonce, got, len + 16, ad, 12), -EBADMSG);
+	got[5] ^= 0x80;
+	ad[0] ^= 1;
+	CHECK_EQ_INT(wg_aead_ctx_open(&ctx, back, nonce, got, len + 16, ad, 12), -EBADMSG);
+	CHECK_EQ_INT(wg_aead_ctx_open(&ctx, back, nonce, got, 15, NULL, 0), -EBADMSG);
+	wg_aead_ctx_cleanup(&ctx);
+	CHECK(sodium_is_zero(ctx.opaque, sizeof(ctx.opaque)));
 }
 
 static void test_aead_wireguard_nonce_is_zero_prefix_le_counter(void)
@@ -256,7 +283,8 @@ int main(void)
 	RUN_TEST(test_blake2s_parts_equal_whole);
 	RUN_TEST(test_hmac_blake2s_matches_definition);
 	RUN_TEST(test_kdf_chain_follows_whitepaper);
-	RUN_TEST(test_aead_rfc8439_2_8_2_libsodium_and_boringssl);
+	RUN_TEST(test_aead_backend_is_the_one_asked_for);
+	RUN_TEST(test_aead_rfc8439_2_8_2_libsodium_and_backend);
 	RUN_TEST(test_aead_wireguard_nonce_is_zero_prefix_le_counter);
 	RUN_TEST(test_xaead_round_trip_and_tamper);
 	RUN_TEST(test_xaead_draft_xchacha_a_3_1);

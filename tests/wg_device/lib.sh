@@ -128,9 +128,17 @@ print(n, h.hexdigest())' "$2" "$3" > "$4" &
   sleep 0.3
 }
 send_for() {
+  # The receiver's python may still be starting on a loaded machine: the
+  # connection is retried for up to 5 s, as transfer() does.
   ip netns exec "$1" python3 -c '
 import hashlib, os, socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10); s.settimeout(30)
+for i in range(50):
+    try:
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10); break
+    except ConnectionRefusedError:
+        if i == 49: raise
+        time.sleep(0.1)
+s.settimeout(30)
 h = hashlib.sha256(); n = 0; end = time.time() + float(sys.argv[3]); blk = os.urandom(65536)
 while time.time() < end:
     s.sendall(blk); h.update(blk); n += len(blk); time.sleep(0.002)

@@ -12,7 +12,8 @@
  *   remove PUBKEY                                 wg_device_set remove
  *   initiate PUBKEY                               wg_device_initiate
  *   info                                          wg_device_get_info as
- *                                                 key=value lines
+ *                                                 key=value lines, and the
+ *                                                 AEAD backend
  *   quit
  * Keys are base64 as `wg genkey` writes them. */
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aead.h"
 #include "device.h"
 #include "log.h"
 #include "tun.h"
@@ -106,6 +108,7 @@ static int cmd_info(struct wg_device *dev)
 	printf("has_private_key=%d\n", info.has_private_key);
 	put_key("public_key", info.public_key);
 	printf("listen_port=%u\n", info.listen_port);
+	printf("aead=%s\n", wg_aead_backend_name());
 	printf("rx_unknown_index=%llu\n", (unsigned long long)info.stats.rx_unknown_index);
 	printf("rx_handshake_rejected=%llu\n",
 	       (unsigned long long)info.stats.rx_handshake_rejected);

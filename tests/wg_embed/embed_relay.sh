@@ -55,6 +55,11 @@ hub peer "$(pub a)" 10.225.0.2/32,fd25::2/128 || fail=1
 hub peer "$(pub b)" 10.225.0.3/32,fd25::3/128 || fail=1
 check "embedded hub: key and port set through wg_device_set" \
   '[ "$(stat public_key)" = "$(pub hub)" ] && [ "$(stat listen_port)" = 51820 ]'
+# The data path's AEAD: BoringSSL, or libsodium when the run forces it
+# (wg_embed_relay_libsodium: hub and constella-wg client both, the
+# wireguard-go client unchanged).
+want_aead=boringssl; [ -n "${CONSTELLA_WG_BORINGSSL:-}" ] && want_aead=libsodium
+check "embedded hub: AEAD backend is $want_aead" '[ "$(stat aead)" = $want_aead ]'
 check "embedded hub: wg show reads it through the optional UAPI socket" \
   '[ "$(ip netns exec $H wg show $IH public-key)" = "$(pub hub)" ]'
 

@@ -85,8 +85,7 @@ static const char *uapi_request(const char *ifname, const char *req)
 
 static void hex(char *out, const uint8_t *k)
 {
-	for (int i = 0; i < WG_KEY_LEN; i++)
-		sprintf(out + 2 * i, "%02x", k[i]);
+	sodium_bin2hex(out, 2 * WG_KEY_LEN + 1, k, WG_KEY_LEN);
 }
 
 static void test_set_then_get_info_round_trip(void)

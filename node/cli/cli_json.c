@@ -1,0 +1,31 @@
+/* Reading the daemon's JSON answers in the CLI (cli.h): absent or mistyped
+ * members read as "" and NAN, so printing code needs no checks. */
+#include "cli.h"
+
+#include <math.h>
+
+const cJSON *node_cli_jget(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+double node_cli_jnum(const cJSON *o, const char *k)
+{
+	const cJSON *v = node_cli_jget(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+double node_cli_jnum0(const cJSON *o, const char *k)
+{
+	const cJSON *v = node_cli_jget(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+const char *node_cli_jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = node_cli_jget(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}

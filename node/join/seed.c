@@ -1,0 +1,194 @@
+/* POST /join on the seed, with the overlay allocation in between (seed.h). */
+#include "seed.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* One join waiting for the hub. */
+struct seed_join {
+	struct node_join_seed *s;     /* NULL once the seed is gone */
+	struct rpc_call *call;        /* NULL once the server gave up on it */
+	struct node_join_pending p;
+	char peer[64];
+	struct seed_join *next;
+};
+
+struct node_join_seed {
+	const char *state_dir;
+	struct node_state *st;
+	struct node_join_seed_ops ops;
+	struct seed_join *waiting;
+};
+
+int node_join_seed_new(const char *state_dir, struct node_state *st,
+		       const struct node_join_seed_ops *ops, struct node_join_seed **out)
+{
+	struct node_join_seed *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->state_dir = state_dir;
+	s->st = st;
+	if (ops)
+		s->ops = *ops;
+	*out = s;
+	return 0;
+}
+
+static void seed_refuse(struct rpc_call *call, const char *peer, enum node_join_result r,
+			const char *message)
+{
+	const char *why = message && message[0] ? message : node_join_result_str(r);
+
+	cst_info("join from %s refused: %s", peer, why);
+	rpc_call_error(call, node_join_result_http(r), why);
+}
+
+static void seed_admitted(struct node_join_seed *s, struct rpc_call *call, const char *peer,
+			  cJSON *reply, const struct node_peer *j)
+{
+	cst_info("join: %s (%.8s) at %s%s%s joined from %s", j->name, j->node_id, j->addr,
+		 j->overlay_addr[0] ? ", overlay " : "", j->overlay_addr, peer);
+	rpc_call_raw_reply(call, 200, reply);
+	if (s->ops.joined)
+		s->ops.joined(s->ops.ctx, j);
+}
+
+static void seed_unlink(struct seed_join *w)
+{
+	struct seed_join **pp;
+
+	if (!w->s)
+		return;
+	for (pp = &w->s->waiting; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	w->s = NULL;
+}
+
+static void seed_join_free(struct seed_join *w)
+{
+	seed_unlink(w);
+	node_join_pending_clear(&w->p);
+	free(w);
+}
+
+static void on_call_abort(void *user, struct rpc_call *call)
+{
+	struct seed_join *w = user;
+
+	(void)call;
+	/* the hub answers later: the reservation then expires unused */
+	w->call = NULL;
+}
+
+/* node_join_finish with the daemon's extra members (the bot settings) in
+ * the sealed reply. */
+static enum node_join_result seed_finish(struct node_join_seed *s, struct node_join_pending *p,
+					 int64_t now, const char *overlay_addr, cJSON **reply,
+					 struct node_peer *joiner)
+{
+	cJSON *extra = s->ops.reply_extra ? s->ops.reply_extra(s->ops.ctx) : NULL;
+	enum node_join_result r;
+
+	p->extra = extra;
+	r = node_join_finish(s->state_dir, s->st, p, now, overlay_addr, reply, joiner);
+	p->extra = NULL;
+	cJSON_Delete(extra); /* may hold the bot token: freed, not wiped (cJSON) */
+	return r;
+}
+
+static void on_allocated(void *user, int err, const char *overlay_addr, const char *message)
+{
+	struct seed_join *w = user;
+	struct node_join_seed *s = w->s;
+	struct node_peer joiner;
+	cJSON *reply = NULL;
+	enum node_join_result r;
+	char why[400];
+
+	if (!w->call || !s)
+		goto out;
+	if (err) {
+		snprintf(why, sizeof(why), "%s", message && *message ? message :
+			 "the overlay hub could not admit this node");
+		seed_refuse(w->call, w->peer, NODE_JOIN_OVERLAY, why);
+		goto out;
+	}
+	r = seed_finish(s, &w->p, (int64_t)time(NULL), overlay_addr, &reply, &joiner);
+	if (r != NODE_JOIN_OK)
+		seed_refuse(w->call, w->peer, r, NULL);
+	else
+		seed_admitted(s, w->call, w->peer, reply, &joiner);
+out:
+	seed_join_free(w);
+}
+
+void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_call *call)
+{
+	struct node_join_seed *s = user;
+	struct seed_join *w = calloc(1, sizeof(*w));
+	enum node_join_result r;
+	int64_t now = (int64_t)time(NULL);
+	cJSON *reply = NULL;
+	struct node_peer joiner;
+	int e;
+
+	if (!w) {
+		rpc_call_error(call, 500, "out of memory");
+		return;
+	}
+	snprintf(w->peer, sizeof(w->peer), "%s", rpc_call_peer(call));
+	r = node_join_examine(s->state_dir, s->st, body, len, now, rpc_call_peer(call), &w->p);
+	if (r != NODE_JOIN_OK) {
+		seed_refuse(call, w->peer, r, w->p.message);
+		goto done;
+	}
+	if (!w->p.needs_overlay) {
+		r = seed_finish(s, &w->p, now, NULL, &reply, &joiner);
+		if (r != NODE_JOIN_OK)
+			seed_refuse(call, w->peer, r, NULL);
+		else
+			seed_admitted(s, call, w->peer, reply, &joiner);
+		goto done;
+	}
+	if (!s->ops.allocate) {
+		seed_refuse(call, w->peer, NODE_JOIN_OVERLAY,
+			    "this seed runs no overlay: it cannot ask the hub for an address");
+		goto done;
+	}
+	w->s = s;
+	w->call = call;
+	w->next = s->waiting;
+	s->waiting = w;
+	rpc_call_on_abort(call, on_call_abort, w);
+	e = s->ops.allocate(s->ops.alloc_ctx, &w->p.joiner, on_allocated, w);
+	if (e < 0) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "cannot ask the overlay hub for an address: %s",
+			 strerror(-e));
+		seed_refuse(call, w->peer, NODE_JOIN_OVERLAY, why);
+		goto done;
+	}
+	return; /* on_allocated owns w (it may already have run) */
+done:
+	seed_join_free(w);
+}
+
+void node_join_seed_free(struct node_join_seed *s)
+{
+	if (!s)
+		return;
+	while (s->waiting)
+		seed_unlink(s->waiting); /* their completions find no seed */
+	free(s);
+}
