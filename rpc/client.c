@@ -126,7 +126,7 @@ static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 		ok = doc ? cJSON_GetObjectItemCaseSensitive(doc, "ok") : NULL;
 		error = doc ? cJSON_GetObjectItemCaseSensitive(doc, "error") : NULL;
 		if (!cJSON_IsObject(doc) || !cJSON_IsBool(ok)) {
-			err = status == 401 ? -EACCES : status == 503 ? -EBUSY : -EPROTO;
+			err = status == 401 ? -EACCES : -EPROTO;
 			msg = "malformed reply";
 		} else if (cJSON_IsTrue(ok) && status == 200) {
 			result = r->raw ? doc : cJSON_GetObjectItemCaseSensitive(doc, "result");
@@ -135,7 +135,10 @@ static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 			cJSON_Delete(doc);
 			return;
 		} else {
-			err = status == 401 ? -EACCES : status == 503 ? -EBUSY : -EREMOTEIO;
+			err = status == 401 ? -EACCES
+			      : status == 503 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "busy"))
+				      ? -EBUSY
+				      : -EREMOTEIO;
 			msg = cJSON_IsString(error) ? error->valuestring : "error without a reason";
 			detail = doc;
 		}

@@ -133,7 +133,8 @@ int rpc_parse_request(const char *body, size_t len, cJSON **doc_out, const char 
  *   -ECONNREFUSED  the peer's host refused the connection: nothing listens
  *   -EHOSTUNREACH  no route, or the local network stack refused to send
  *   -ECONNRESET    the peer closed the connection without answering
- *   -EBUSY         503: the peer is over a connection limit (message: which)
+ *   -EBUSY         503 with "busy": the peer's server is over a connection
+ *                  limit (message: which); a handler's own 503 is -EREMOTEIO
  *   -EACCES        401: not authenticated (message: why; clock skew says by
  *                  how much, and result holds the error document, whose
  *                  "skew_s" is our timestamp minus the peer's clock)

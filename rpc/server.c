@@ -464,7 +464,10 @@ static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const 
 				if (cst_ratelimit_ok(&s->rl_busy, rpc_mono(), RPC_LOG_EVERY_S, &held))
 					cst_warn("rpc: refused a request from %s: %s%s", call->peer, why,
 						 held ? " (and more since the last such line)" : "");
-				snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", why);
+				/* "busy" tells the client it is this limit, not a
+				 * handler's own 503 */
+				snprintf(body, sizeof(body),
+					 "{\"ok\":false,\"error\":\"%s\",\"busy\":true}", why);
 				return rpc_send_ex(conn, MHD_HTTP_SERVICE_UNAVAILABLE, body, true);
 			}
 		}

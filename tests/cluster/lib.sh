@@ -66,6 +66,11 @@ net_up() {
 		ip -n "$SW" link set br0 up
 	else
 		ip netns exec "$SW" sysctl -qw net.ipv4.ip_forward=1
+		# A "br0" all the same (a bridge without ports): an address a
+		# test puts on it (tests/bot's emulator, 10.230.0.254/24) is the
+		# router's own, reached by every node through its default route.
+		ip -n "$SW" link add br0 type bridge
+		ip -n "$SW" link set br0 up
 	fi
 	for i in $(seq "$1"); do
 		NS[$i]=cs$SUF-n$i
