@@ -216,3 +216,22 @@ out:
 	sodium_memzero(mac, sizeof(mac));
 	return r;
 }
+
+int rpc_auth_signature_ok(const uint8_t *secret, size_t secret_len, const char *method,
+			  const char *path, const void *body, size_t body_len,
+			  const char *timestamp, const char *nonce, const char *signature)
+{
+	uint8_t mac[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
+	uint64_t ts;
+	int ok;
+
+	if (!timestamp || !nonce || !signature || rpc_auth_parse_u64(timestamp, &ts) < 0 ||
+	    !rpc_auth_is_hex(nonce, 2 * RPC_NONCE_LEN) ||
+	    !rpc_auth_is_hex(signature, 2 * sizeof(mac)) ||
+	    rpc_auth_mac(secret, secret_len, method, path, body, body_len, timestamp, nonce, mac) < 0)
+		return 0;
+	sodium_hex2bin(got, sizeof(got), signature, strlen(signature), NULL, NULL, NULL);
+	ok = crypto_verify_32(mac, got) == 0;
+	sodium_memzero(mac, sizeof(mac));
+	return ok;
+}

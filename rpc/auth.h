@@ -17,6 +17,8 @@
 #define RPC_HDR_TIMESTAMP "X-Constella-Timestamp"
 #define RPC_HDR_NONCE "X-Constella-Nonce"
 #define RPC_HDR_SIGNATURE "X-Constella-Signature"
+/* Not signed: the sender's node id, for diagnostics only (clock skew). */
+#define RPC_HDR_NODE "X-Constella-Node"
 #define RPC_NONCE_LEN 16
 #define RPC_SECRET_MIN 16
 #define RPC_SECRET_MAX 64
@@ -58,5 +60,11 @@ enum rpc_auth_result rpc_auth_verify(const uint8_t *secret, size_t secret_len,
 				     size_t body_len, const char *timestamp, const char *nonce,
 				     const char *signature, uint64_t now_s, uint64_t skew_s,
 				     struct rpc_replay_cache *cache);
+
+/* Only the signature of a request (no window, no nonce): a refused stale
+ * request is still known to come from a member. 1 when it is good. */
+int rpc_auth_signature_ok(const uint8_t *secret, size_t secret_len, const char *method,
+			  const char *path, const void *body, size_t body_len,
+			  const char *timestamp, const char *nonce, const char *signature);
 
 #endif

@@ -23,6 +23,7 @@ struct rpc_req {
 	size_t resp_len, resp_cap;
 	bool too_big;
 	bool raw; /* rpc_client_request: the whole reply is the result */
+	double timeout_s;
 	rpc_done_fn done;
 	void *user;
 	struct rpc_req *next, *prev;
@@ -39,6 +40,8 @@ struct rpc_client {
 	void *clock_user;
 	int in_callback; /* > 0 while user callbacks may run from the loop */
 	bool free_pending;
+	char node_id[33];
+	uint64_t calls, failed;
 };
 
 struct rpc_sock {
@@ -62,28 +65,62 @@ static void rpc_req_free(struct rpc_req *r)
 	free(r);
 }
 
+/* What went wrong at the transport level, in words a user can act on. */
+static int rpc_req_transport_error(struct rpc_req *r, CURLcode cc, char *msg, size_t len)
+{
+	long os_err = 0;
+	curl_off_t connected = 0;
+
+	curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_err);
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connected);
+		snprintf(msg, len, connected ? "connected, but no answer within %.1f s"
+					     : "no connection within %.1f s", r->timeout_s);
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		/* Only a refusal proves nothing listens there (the lease relies
+		 * on it); no route, or a send the local stack refused
+		 * (ENOBUFS: neighbour table full) proves nothing. */
+		if (os_err == ECONNREFUSED || !os_err) {
+			snprintf(msg, len, "connection refused");
+			return -ECONNREFUSED;
+		}
+		snprintf(msg, len, "cannot connect: %s", strerror((int)os_err));
+		return -EHOSTUNREACH;
+	case CURLE_GOT_NOTHING:
+		snprintf(msg, len, "the peer closed the connection without answering "
+			 "(at its connection limit? see its log)");
+		return -ECONNRESET;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		snprintf(msg, len, "connection lost: %s%s%s", curl_easy_strerror(cc),
+			 os_err ? ": " : "", os_err ? strerror((int)os_err) : "");
+		return -ECONNRESET;
+	default:
+		snprintf(msg, len, "%s", curl_easy_strerror(cc));
+		return -EIO;
+	}
+}
+
 static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 {
 	long status = 0;
 	cJSON *doc = NULL, *ok, *result, *error;
 	rpc_done_fn done = r->done;
 	void *user = r->user;
+	const cJSON *detail = NULL;
 	const char *msg = NULL;
+	char buf[160];
 	int err = 0;
 
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (r->too_big) {
 		err = -EPROTO;
 		msg = "reply too large";
-	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-		err = -ETIMEDOUT;
-		msg = "timed out";
-	} else if (cc == CURLE_COULDNT_CONNECT) {
-		err = -ECONNREFUSED;
-		msg = "connection refused";
 	} else if (cc != CURLE_OK) {
-		err = -EIO;
-		msg = curl_easy_strerror(cc);
+		err = rpc_req_transport_error(r, cc, buf, sizeof(buf));
+		msg = buf;
 	} else {
 		doc = cJSON_ParseWithLength(r->resp ? r->resp : "", r->resp_len);
 		ok = doc ? cJSON_GetObjectItemCaseSensitive(doc, "ok") : NULL;
@@ -98,12 +135,17 @@ static void rpc_req_finish(struct rpc_req *r, CURLcode cc)
 			cJSON_Delete(doc);
 			return;
 		} else {
-			err = status == 401 ? -EACCES : -EREMOTEIO;
+			err = status == 401 ? -EACCES
+			      : status == 503 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "busy"))
+				      ? -EBUSY
+				      : -EREMOTEIO;
 			msg = cJSON_IsString(error) ? error->valuestring : "error without a reason";
+			detail = doc;
 		}
 	}
+	r->c->failed++;
 	rpc_req_free(r);
-	done(user, err, NULL, msg);
+	done(user, err, detail, msg);
 	cJSON_Delete(doc);
 }
 
@@ -253,6 +295,9 @@ int rpc_client_new(struct ev_loop *loop, const uint8_t *secret, size_t secret_le
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, rpc_client_timer_set);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	/* Bounded per peer: a slow or silent peer holds at most this many
+	 * sockets, and the peer's server sees at most this many from us. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)RPC_CLIENT_CONNS_PER_PEER);
 	ev_timer_init(&c->timer, rpc_client_timer_cb, 0., 0.);
 	c->timer.data = c;
 	*out = c;
@@ -312,14 +357,15 @@ static int rpc_client_submit(struct rpc_client *c, const char *host_port, const 
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
-			 (long)((timeout_s > 0 ? timeout_s : RPC_DEFAULT_TIMEOUT_S) * 1000));
+	r->timeout_s = timeout_s > 0 ? timeout_s : RPC_DEFAULT_TIMEOUT_S;
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(r->timeout_s * 1000));
 	r->done = done;
 	r->user = user;
 	r->next = c->reqs;
 	if (c->reqs)
 		c->reqs->prev = r;
 	c->reqs = r;
+	c->calls++;
 	if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
 		r->done = NULL;
 		rpc_req_free(r);
@@ -347,6 +393,22 @@ void rpc_client_set_clock(struct rpc_client *c, rpc_clock_fn fn, void *user)
 {
 	c->clock = fn;
 	c->clock_user = user;
+}
+
+void rpc_client_set_node_id(struct rpc_client *c, const char *node_id)
+{
+	snprintf(c->node_id, sizeof(c->node_id), "%s", node_id ? node_id : "");
+}
+
+void rpc_client_set_cache(struct rpc_client *c, unsigned max_cached)
+{
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)max_cached);
+}
+
+void rpc_client_get_stats(const struct rpc_client *c, struct rpc_client_stats *out)
+{
+	out->calls = c->calls;
+	out->failed = c->failed;
 }
 
 int rpc_client_call(struct rpc_client *c, const char *host_port, const char *method,
@@ -387,6 +449,8 @@ int rpc_client_call(struct rpc_client *c, const char *host_port, const char *met
 	hl = rpc_hdr_add(hl, RPC_HDR_NONCE, h.nonce);
 	hl = rpc_hdr_add(hl, RPC_HDR_SIGNATURE, h.signature);
 	hl = curl_slist_append(hl, "Content-Type: application/json");
+	if (c->node_id[0])
+		hl = rpc_hdr_add(hl, RPC_HDR_NODE, c->node_id);
 	return rpc_client_submit(c, host_port, "POST", "/rpc", body, len, hl, false, timeout_s,
 				 done, user);
 }

@@ -16,8 +16,20 @@
 #include <sys/socket.h>
 
 #define RPC_DEFAULT_MAX_BODY (256u * 1024)
+/* Soft connection limits (rpc_server_set_limits raises them with the
+ * membership): past them a request is answered 503 with the reason and its
+ * connection closed. The hard limit, where the server cannot even answer,
+ * is the process's file descriptor budget (RLIMIT_NOFILE less a reserve). */
 #define RPC_DEFAULT_MAX_CONNS 64
-#define RPC_DEFAULT_CONN_TIMEOUT_S 10
+#define RPC_DEFAULT_MAX_PER_IP 16
+/* Client: at most this many connections to one peer at once (more calls
+ * wait for one), kept open between calls. */
+#define RPC_CLIENT_CONNS_PER_PEER 4
+/* An idle connection is closed after this: long enough that a member's
+ * next call to the same peer usually finds it open (gossip partners are
+ * random: at 100 members a pair meets every ~50 s), short enough that idle
+ * sockets do not pile up. */
+#define RPC_DEFAULT_CONN_TIMEOUT_S 30
 #define RPC_DEFAULT_SKEW_S 15
 #define RPC_DEFAULT_HANDLER_TIMEOUT_S 60.0
 #define RPC_DEFAULT_TIMEOUT_S 3.0
@@ -36,7 +48,8 @@ struct rpc_server_config {
 	size_t secret_len;
 	uint64_t skew_s;          /* 0 = RPC_DEFAULT_SKEW_S */
 	size_t max_body;          /* 0 = RPC_DEFAULT_MAX_BODY */
-	unsigned max_conns;       /* 0 = RPC_DEFAULT_MAX_CONNS */
+	unsigned max_conns;       /* soft, 0 = RPC_DEFAULT_MAX_CONNS */
+	unsigned max_per_ip;      /* soft, 0 = RPC_DEFAULT_MAX_PER_IP */
 	unsigned conn_timeout_s;  /* 0 = RPC_DEFAULT_CONN_TIMEOUT_S */
 	double handler_timeout_s; /* 0 = RPC_DEFAULT_HANDLER_TIMEOUT_S: an
 				   * asynchronous handler silent this long is
@@ -71,6 +84,30 @@ int rpc_server_register(struct rpc_server *s, const char *method, rpc_method_fn 
 int rpc_server_set_secret(struct rpc_server *s, const uint8_t *secret, size_t len);
 uint16_t rpc_server_port(const struct rpc_server *s);
 void rpc_server_free(struct rpc_server *s);
+/* Raises or lowers the soft limits (0 leaves one as it is). */
+void rpc_server_set_limits(struct rpc_server *s, unsigned max_conns, unsigned max_per_ip);
+
+struct rpc_server_stats {
+	uint64_t served;        /* requests answered by a handler (any status) */
+	uint64_t refused_busy;  /* 503: over a connection limit */
+	uint64_t refused_auth;  /* 401 on POST /rpc */
+	unsigned conns;         /* open connections now */
+	unsigned max_conns, max_per_ip, hard_conns;
+};
+void rpc_server_get_stats(const struct rpc_server *s, struct rpc_server_stats *out);
+
+/* A signed request refused because its timestamp is outside the window
+ * although its signature is good: a member whose clock is off. node is the
+ * sender's X-Constella-Node header (NULL when absent or not a node id);
+ * skew_s = its timestamp minus ours. Without a hook the server logs it
+ * itself (rate limited). */
+struct rpc_refusal {
+	const char *peer;  /* "ip:port" */
+	const char *node;
+	int64_t skew_s;
+};
+typedef void (*rpc_refusal_fn)(void *user, const struct rpc_refusal *r);
+void rpc_server_on_refusal(struct rpc_server *s, rpc_refusal_fn fn, void *user);
 
 /* Unauthenticated routes (e.g. POST /join, which carries its own
  * token-derived encryption). The handler receives the raw body (NUL
@@ -91,9 +128,20 @@ int rpc_parse_request(const char *body, size_t len, cJSON **doc_out, const char 
 		      const cJSON **params, char *err, size_t errlen);
 
 /* Client. err is 0 with result (the "result" member, borrowed for the
- * callback), or negative: -ETIMEDOUT, -ECONNREFUSED, -EACCES (401: not
- * authenticated), -EPROTO (malformed answer), -EREMOTEIO (the peer answered
- * an error: message says which), -ECANCELED (client freed). */
+ * callback), or negative, with a message that says what happened:
+ *   -ETIMEDOUT     no connection, or no answer, within the timeout
+ *   -ECONNREFUSED  the peer's host refused the connection: nothing listens
+ *   -EHOSTUNREACH  no route, or the local network stack refused to send
+ *   -ECONNRESET    the peer closed the connection without answering
+ *   -EBUSY         503 with "busy": the peer's server is over a connection
+ *                  limit (message: which); a handler's own 503 is -EREMOTEIO
+ *   -EACCES        401: not authenticated (message: why; clock skew says by
+ *                  how much, and result holds the error document, whose
+ *                  "skew_s" is our timestamp minus the peer's clock)
+ *   -EPROTO        malformed answer
+ *   -EREMOTEIO     the peer answered another error (message: which; result
+ *                  holds the error document)
+ *   -ECANCELED     client freed. */
 typedef void (*rpc_done_fn)(void *user, int err, const cJSON *result, const char *message);
 
 struct rpc_client;
@@ -103,6 +151,15 @@ int rpc_client_new(struct ev_loop *loop, const uint8_t *secret, size_t secret_le
 int rpc_client_set_secret(struct rpc_client *c, const uint8_t *secret, size_t len);
 /* fn NULL = time(NULL). */
 void rpc_client_set_clock(struct rpc_client *c, rpc_clock_fn fn, void *user);
+/* Sent as X-Constella-Node with every signed call, so that a peer that
+ * refuses us (clock skew) can say whom; NULL = none. */
+void rpc_client_set_node_id(struct rpc_client *c, const char *node_id);
+/* Connections kept open for reuse, in all (0: libcurl's default). */
+void rpc_client_set_cache(struct rpc_client *c, unsigned max_cached);
+struct rpc_client_stats {
+	uint64_t calls, failed;
+};
+void rpc_client_get_stats(const struct rpc_client *c, struct rpc_client_stats *out);
 /* Calls method on host_port ("1.2.3.4:4747", "[::1]:4747", "vps.example:4747",
  * see rpc_check_host_port); takes params
  * (NULL = {}). timeout_s <= 0 means RPC_DEFAULT_TIMEOUT_S (whole call).

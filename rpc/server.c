@@ -4,19 +4,32 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "rpc.h"
 
 #define RPC_MAX_HEADER_MEMORY (32u * 1024)
-#define RPC_PER_IP_CONNS 16
 #define RPC_REPLAY_CAPACITY 65536
+/* File descriptors kept for everything but incoming connections (the
+ * client's, the state files, the control socket, the bot's). */
+#define RPC_FD_RESERVE 128
+#define RPC_LOG_EVERY_S 10.0
+
+/* Open connections from one address. */
+struct rpc_ipcount {
+	char ip[INET6_ADDRSTRLEN];
+	unsigned n;
+};
 
 struct rpc_method {
 	char *name;
@@ -50,6 +63,14 @@ struct rpc_server {
 	double handler_timeout_s;
 	rpc_clock_fn clock;
 	void *clock_user;
+	/* connection accounting and limits */
+	unsigned conns, max_conns, max_per_ip, hard_conns;
+	struct rpc_ipcount *ips;
+	size_t n_ips, cap_ips;
+	uint64_t served, refused_busy, refused_auth;
+	struct cst_ratelimit rl_busy, rl_mhd, rl_auth, rl_skew;
+	rpc_refusal_fn on_refusal;
+	void *refusal_user;
 };
 
 struct rpc_call {
@@ -165,7 +186,8 @@ void rpc_call_error(struct rpc_call *call, unsigned http_status, const char *mes
 	rpc_call_set(call, http_status, doc);
 }
 
-static enum MHD_Result rpc_send(struct MHD_Connection *conn, unsigned status, const char *json)
+static enum MHD_Result rpc_send_ex(struct MHD_Connection *conn, unsigned status,
+				    const char *json, bool close)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -174,9 +196,129 @@ static enum MHD_Result rpc_send(struct MHD_Connection *conn, unsigned status, co
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result rpc_send(struct MHD_Connection *conn, unsigned status, const char *json)
+{
+	return rpc_send_ex(conn, status, json, false);
+}
+
+static double rpc_mono(void)
+{
+	return (double)cst_clock_mono_ns() / 1e9;
+}
+
+/* ---- connection accounting ---- */
+
+static struct rpc_ipcount *rpc_ip_find(struct rpc_server *s, const char *ip)
+{
+	for (size_t i = 0; i < s->n_ips; i++)
+		if (!strcmp(s->ips[i].ip, ip))
+			return &s->ips[i];
+	return NULL;
+}
+
+static void rpc_sockaddr_str(const struct sockaddr *sa, char *host, size_t hostlen,
+			     unsigned *port)
+{
+	snprintf(host, hostlen, "?");
+	*port = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, (socklen_t)hostlen);
+		*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+			  (socklen_t)hostlen);
+		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	}
+}
+
+/* MHD tells us every connection's start and end: the soft limits count
+ * them, per address too. socket_context holds the connection's address
+ * slot name (malloc'd). */
+static void rpc_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			    enum MHD_ConnectionNotificationCode toe)
+{
+	struct rpc_server *s = cls;
+	struct rpc_ipcount *ic;
+	char *ip = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		char host[INET6_ADDRSTRLEN];
+		unsigned port;
+
+		s->conns++;
+		rpc_sockaddr_str(ci ? ci->client_addr : NULL, host, sizeof(host), &port);
+		if (!(ip = strdup(host)))
+			return;
+		*socket_context = ip;
+		if ((ic = rpc_ip_find(s, ip))) {
+			ic->n++;
+			return;
+		}
+		if (s->n_ips == s->cap_ips) {
+			size_t cap = s->cap_ips ? 2 * s->cap_ips : 16;
+			struct rpc_ipcount *n = realloc(s->ips, cap * sizeof(*n));
+
+			if (!n)
+				return; /* uncounted: errs on the open side */
+			s->ips = n;
+			s->cap_ips = cap;
+		}
+		ic = &s->ips[s->n_ips++];
+		snprintf(ic->ip, sizeof(ic->ip), "%s", ip);
+		ic->n = 1;
+		return;
+	}
+	if (s->conns)
+		s->conns--;
+	if (!ip)
+		return;
+	if ((ic = rpc_ip_find(s, ip)) && --ic->n == 0)
+		*ic = s->ips[--s->n_ips];
+	free(ip);
+	*socket_context = NULL;
+}
+
+/* Past a soft limit: why, for the 503 and the log; NULL when within. */
+static const char *rpc_over_limit(struct rpc_server *s, const char *ip, char *why, size_t len)
+{
+	const struct rpc_ipcount *ic = rpc_ip_find(s, ip);
+
+	if (s->conns > s->max_conns)
+		snprintf(why, len, "server busy: %u connections open (limit %u)", s->conns,
+			 s->max_conns);
+	else if (ic && ic->n > s->max_per_ip)
+		snprintf(why, len, "server busy: %u connections open from %s (limit %u per address)",
+			 ic->n, ip, s->max_per_ip);
+	else
+		return NULL;
+	return why;
+}
+
+/* MHD's own messages (the hard limit above all) reach our log, rate limited. */
+static void rpc_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct rpc_server *s = cls;
+	char msg[256];
+	unsigned held;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	if (cst_ratelimit_ok(&s->rl_mhd, rpc_mono(), RPC_LOG_EVERY_S, &held))
+		cst_warn("rpc: %s (hard limit %u connections)%s", msg, s->hard_conns,
+			 held ? " (and more like it)" : "");
 }
 
 static struct rpc_method *rpc_find(struct rpc_server *s, const char *name)
@@ -193,6 +335,51 @@ static struct rpc_route *rpc_route_find(struct rpc_server *s, const char *path)
 		if (strcmp(r->path, path) == 0)
 			return r;
 	return NULL;
+}
+
+/* A refused signed request. A stale timestamp under a good signature is a
+ * member whose clock is off: both sides must learn by how much. */
+static void rpc_refuse_auth(struct rpc_call *call, enum rpc_auth_result auth,
+			    const char *http_method, const char *url, const char *ts,
+			    const char *nonce, const char *sig)
+{
+	struct rpc_server *s = call->s;
+	const char *node = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, RPC_HDR_NODE);
+	uint64_t now = s->clock ? s->clock(s->clock_user) : (uint64_t)time(NULL);
+	unsigned held;
+	cJSON *doc;
+	char msg[200];
+
+	s->refused_auth++;
+	if (auth == RPC_AUTH_STALE &&
+	    rpc_auth_signature_ok(s->secret, s->secret_len, http_method, url,
+				  call->body ? call->body : "", call->len, ts, nonce, sig)) {
+		struct rpc_refusal r = { .peer = call->peer, .node = NULL };
+		int64_t skew = (int64_t)strtoull(ts, NULL, 10) - (int64_t)now;
+
+		if (node && strlen(node) == 32 && strspn(node, "0123456789abcdef") == 32)
+			r.node = node;
+		r.skew_s = skew;
+		if (s->on_refusal)
+			s->on_refusal(s->refusal_user, &r);
+		else if (cst_ratelimit_ok(&s->rl_skew, rpc_mono(), RPC_LOG_EVERY_S, &held))
+			cst_warn("rpc: refused a request from %s: its clock is %lld s %s ours "
+				 "(limit ±%llu s)", call->peer, (long long)(skew < 0 ? -skew : skew),
+				 skew < 0 ? "behind" : "ahead of", (unsigned long long)s->skew_s);
+		snprintf(msg, sizeof(msg), "%s: your clock is %lld s %s this node's (limit ±%llu s)",
+			 rpc_auth_result_str(auth), (long long)(skew < 0 ? -skew : skew),
+			 skew < 0 ? "behind" : "ahead of", (unsigned long long)s->skew_s);
+		doc = cJSON_CreateObject();
+		cJSON_AddBoolToObject(doc, "ok", 0);
+		cJSON_AddStringToObject(doc, "error", msg);
+		cJSON_AddNumberToObject(doc, "skew_s", (double)skew);
+		rpc_call_set(call, MHD_HTTP_UNAUTHORIZED, doc);
+		return;
+	}
+	if (cst_ratelimit_ok(&s->rl_auth, rpc_mono(), RPC_LOG_EVERY_S, &held))
+		cst_warn("rpc: refused a request from %s: %s%s", call->peer, rpc_auth_result_str(auth),
+			 auth == RPC_AUTH_BAD_SIGNATURE ? " (another network's secret?)" : "");
+	rpc_call_error(call, MHD_HTTP_UNAUTHORIZED, rpc_auth_result_str(auth));
 }
 
 /* Everything about POST /rpc once the body is complete. */
@@ -225,8 +412,7 @@ static void rpc_dispatch(struct rpc_call *call, const char *http_method, const c
 			       s->clock ? s->clock(s->clock_user) : (uint64_t)time(NULL), s->skew_s,
 			       s->replay);
 	if (auth != RPC_AUTH_OK) {
-		cst_debug("rpc: rejected request from %s: %s", call->peer, rpc_auth_result_str(auth));
-		rpc_call_error(call, MHD_HTTP_UNAUTHORIZED, rpc_auth_result_str(auth));
+		rpc_refuse_auth(call, auth, http_method, url, ts, nonce, sig);
 		return;
 	}
 	if (rpc_parse_request(call->body ? call->body : "", call->len, &doc, &name, &params, msg,
@@ -261,18 +447,29 @@ static enum MHD_Result rpc_access(void *cls, struct MHD_Connection *conn, const 
 		call->s = s;
 		call->conn = conn;
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		if (ci && ci->client_addr) {
-			const struct sockaddr *sa = ci->client_addr;
-			char host[INET6_ADDRSTRLEN] = "?";
-			unsigned port = 0;
-			if (sa->sa_family == AF_INET) {
-				inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
-				port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-			} else if (sa->sa_family == AF_INET6) {
-				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
-				port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-			}
+		{
+			char host[INET6_ADDRSTRLEN], why[128];
+			unsigned port, held;
+
+			rpc_sockaddr_str(ci ? ci->client_addr : NULL, host, sizeof(host), &port);
 			snprintf(call->peer, sizeof(call->peer), "%s:%u", host, port);
+			*con_cls = call;
+			/* Over a soft limit: say so (503, connection closed) rather
+			 * than let the peer time out or see a silent close. */
+			if (rpc_over_limit(s, host, why, sizeof(why))) {
+				char body[200];
+
+				s->refused_busy++;
+				call->dispatched = call->early = true;
+				if (cst_ratelimit_ok(&s->rl_busy, rpc_mono(), RPC_LOG_EVERY_S, &held))
+					cst_warn("rpc: refused a request from %s: %s%s", call->peer, why,
+						 held ? " (and more since the last such line)" : "");
+				/* "busy" tells the client it is this limit, not a
+				 * handler's own 503 */
+				snprintf(body, sizeof(body),
+					 "{\"ok\":false,\"error\":\"%s\",\"busy\":true}", why);
+				return rpc_send_ex(conn, MHD_HTTP_SERVICE_UNAVAILABLE, body, true);
+			}
 		}
 		*con_cls = call;
 		/* Refuse a declared oversized body before reading any of it. */
@@ -384,11 +581,11 @@ static void rpc_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 {
 	struct rpc_call *call = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!call)
 		return;
+	((struct rpc_server *)cls)->served++;
 	if (call->suspended) /* cannot happen: we resume all before stopping */
 		rpc_call_unlink(call);
 	free(call->body);
@@ -448,7 +645,7 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 	socklen_t sl;
 	struct rpc_server *s;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	int ret;
 
 	*out = NULL;
@@ -464,6 +661,18 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 	s->clock_user = cfg->clock_user;
 	s->handler_timeout_s = cfg->handler_timeout_s > 0 ? cfg->handler_timeout_s
 							  : RPC_DEFAULT_HANDLER_TIMEOUT_S;
+	s->max_conns = cfg->max_conns ? cfg->max_conns : RPC_DEFAULT_MAX_CONNS;
+	s->max_per_ip = cfg->max_per_ip ? cfg->max_per_ip : RPC_DEFAULT_MAX_PER_IP;
+	{
+		/* The hard limit is what the descriptors allow: below it the
+		 * server can always answer, if only to say it is busy. */
+		struct rlimit rl;
+		rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+
+		s->hard_conns = fds > 2 * RPC_FD_RESERVE ? (unsigned)(fds > 65536 ? 65536 : fds) -
+								   RPC_FD_RESERVE
+							 : RPC_FD_RESERVE;
+	}
 	ret = rpc_server_set_secret(s, cfg->secret, cfg->secret_len);
 	if (ret == 0)
 		ret = rpc_replay_cache_new(RPC_REPLAY_CAPACITY, &s->replay);
@@ -476,9 +685,10 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 				 : MHD_USE_IPv6;
 	s->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, rpc_access, s,
+		MHD_OPTION_EXTERNAL_LOGGER, rpc_mhd_log, s, /* first: MHD wants it so */
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns ? cfg->max_conns : RPC_DEFAULT_MAX_CONNS,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)RPC_PER_IP_CONNS,
+		MHD_OPTION_CONNECTION_LIMIT, s->hard_conns,
+		MHD_OPTION_NOTIFY_CONNECTION, rpc_conn_notify, s,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg->conn_timeout_s ? cfg->conn_timeout_s : RPC_DEFAULT_CONN_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RPC_MAX_HEADER_MEMORY,
@@ -557,6 +767,31 @@ int rpc_server_route(struct rpc_server *s, const char *http_method, const char *
 	return 0;
 }
 
+void rpc_server_set_limits(struct rpc_server *s, unsigned max_conns, unsigned max_per_ip)
+{
+	if (max_conns)
+		s->max_conns = max_conns < s->hard_conns ? max_conns : s->hard_conns;
+	if (max_per_ip)
+		s->max_per_ip = max_per_ip;
+}
+
+void rpc_server_get_stats(const struct rpc_server *s, struct rpc_server_stats *out)
+{
+	out->served = s->served;
+	out->refused_busy = s->refused_busy;
+	out->refused_auth = s->refused_auth;
+	out->conns = s->conns;
+	out->max_conns = s->max_conns;
+	out->max_per_ip = s->max_per_ip;
+	out->hard_conns = s->hard_conns;
+}
+
+void rpc_server_on_refusal(struct rpc_server *s, rpc_refusal_fn fn, void *user)
+{
+	s->on_refusal = fn;
+	s->refusal_user = user;
+}
+
 uint16_t rpc_server_port(const struct rpc_server *s)
 {
 	return s->port;
@@ -586,6 +821,7 @@ void rpc_server_free(struct rpc_server *s)
 		free(r);
 	}
 	rpc_replay_cache_free(s->replay);
+	free(s->ips);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }

@@ -7,8 +7,9 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libsodium-dev android-libboringssl-dev libb2-dev libcjson-dev libev-dev
   libcurl4-gnutls-dev libmicrohttpd-dev libmnl-dev
+  libcairo2-dev fonts-dejavu-core
   wireguard-go wireguard-tools iproute2 iptables nftables iputils-ping iperf3
-  procps psmisc bc python3 curl ca-certificates jq openssl
+  procps psmisc bc python3 curl ca-certificates jq openssl faketime
 )
 
 missing=()
@@ -17,6 +18,14 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js and npm run the Bot API emulator of the bot's tests (npm package
+# telegram-test-api, pinned in tests/bot/emulator/package-lock.json). Checked
+# by command, not by package: a machine may have Node.js from elsewhere
+# (NodeSource's nodejs conflicts with Debian's npm, which it already
+# contains); Debian 12 has both as nodejs and npm.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

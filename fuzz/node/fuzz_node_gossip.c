@@ -22,10 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (node_gossip_parse_digest(cJSON_GetObjectItemCaseSensitive(root, "digest"), &dg, &n) == 0) {
 		if (n > NODE_GOSSIP_MAX_MEMBERS)
 			abort();
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			/* sorted, unique, findable, ages within a day */
 			if (!node_gossip_is_id(dg[i].id) ||
-			    node_gossip_digest_find(dg, n, dg[i].id) == NULL)
+			    node_gossip_digest_find(dg, n, dg[i].id) != &dg[i] ||
+			    (i && strcmp(dg[i - 1].id, dg[i].id) >= 0) ||
+			    !(dg[i].age >= 0 && dg[i].age <= 86400))
 				abort();
+		}
 	} else if (dg || n) {
 		abort();
 	}

@@ -9,6 +9,7 @@ int node_cli_invite(int argc, char **argv, const char *state_dir);
 int node_cli_status(int argc, char **argv, const char *state_dir);
 int node_cli_join(int argc, char **argv, const char *state_dir);
 int node_cli_remove(int argc, char **argv, const char *state_dir);
+int node_cli_bot_token(int argc, char **argv, const char *state_dir);
 int node_cli_stats(int argc, char **argv, const char *state_dir);
 int node_cli_speedtest(int argc, char **argv, const char *state_dir);
 int node_cli_show(int argc, char **argv, const char *state_dir);

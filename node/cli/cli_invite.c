@@ -35,21 +35,6 @@ static const char *invite_status(const struct node_invite *iv, int64_t now)
 	}
 }
 
-/* The link's host:port is the seed's public address (our own peer entry). */
-static int self_addr(const char *dir, const struct node_state *st, char *out, size_t cap)
-{
-	char id[NODE_ID_HEX + 1];
-	const struct node_peer *p;
-
-	if (node_state_read_node_id(dir, id))
-		return -ENOENT;
-	p = node_state_find_peer((struct node_state *)st, id);
-	if (!p)
-		return -ENOENT;
-	snprintf(out, cap, "%s", p->addr);
-	return 0;
-}
-
 int node_cli_invite(int argc, char **argv, const char *state_dir)
 {
 	static const struct option opts[] = {
@@ -61,10 +46,8 @@ int node_cli_invite(int argc, char **argv, const char *state_dir)
 	const char *revoke = NULL;
 	struct node_state st = { 0 };
 	struct node_invites inv = { 0 };
-	struct node_invite *iv;
-	struct node_joinlink l = { 0 };
 	uint64_t ttl = 900;
-	char err[256], addr[280], link[600];
+	char err[256], link[600];
 	int64_t now = (int64_t)time(NULL);
 	int c, r, lock = -1, list = 0, have_ttl = 0, rc = 1;
 
@@ -131,41 +114,26 @@ int node_cli_invite(int argc, char **argv, const char *state_dir)
 		rc = 0;
 		goto out;
 	}
-	if (self_addr(state_dir, &st, addr, sizeof(addr))) {
-		fprintf(stderr, "constella invite: this node is not in its own peer table\n");
-		goto out;
-	}
-	if ((r = node_invites_create(&inv, now, ttl, &iv)) ||
-	    (r = node_invites_save(state_dir, &inv))) {
-		fprintf(stderr, "constella invite: cannot save: %s\n", strerror(-r));
-		goto out;
-	}
 	{
-		const char *c2 = strrchr(addr, ':');
+		char self_id[NODE_ID_HEX + 1], id[NODE_INVITE_SHORT_ID + 1];
 
-		snprintf(l.host, sizeof(l.host), "%.*s", (int)(c2 - addr), addr);
-		/* strip IPv6 brackets: the formatter adds them back */
-		if (l.host[0] == '[') {
-			size_t n = strlen(l.host);
-
-			memmove(l.host, l.host + 1, n);
-			if (n >= 2 && l.host[n - 2] == ']')
-				l.host[n - 2] = '\0';
+		/* the file lock is taken again inside: release ours first */
+		node_invites_unlock(lock);
+		lock = -1;
+		if ((r = node_state_read_node_id(state_dir, self_id)) ||
+		    (r = node_invite_issue(state_dir, &st, self_id, now, ttl, link, sizeof(link),
+					   id))) {
+			if (r == -ENOENT)
+				fprintf(stderr, "constella invite: this node is not in its own peer table\n");
+			else
+				fprintf(stderr, "constella invite: cannot save: %s\n", strerror(-r));
+			goto out;
 		}
-		l.port = (uint16_t)atoi(c2 + 1);
+		printf("%s\n", link);
+		fprintf(stderr, "invite %s valid for %llus, one use\n", id, (unsigned long long)ttl);
 	}
-	snprintf(l.network_id, sizeof(l.network_id), "%s", st.network_id);
-	memcpy(l.token, iv->token, NODE_TOKEN_LEN);
-	l.ttl_s = ttl;
-	if (node_joinlink_format(&l, link, sizeof(link))) {
-		fprintf(stderr, "constella invite: cannot format the link\n");
-		goto out;
-	}
-	printf("%s\n", link);
-	fprintf(stderr, "invite %s valid for %llus, one use\n", iv->id, (unsigned long long)ttl);
 	rc = 0;
 out:
-	node_joinlink_clear(&l);
 	sodium_memzero(link, sizeof(link));
 	node_invites_unlock(lock);
 	node_invites_clear(&inv);

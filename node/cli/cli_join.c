@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "botstate.h"
 #include "join.h"
 #include "rpc.h"
 #include "state.h"
@@ -98,9 +99,11 @@ static int resolve_public(const char *addr, char ips[][INET6_ADDRSTRLEN], size_t
  * network_state.json (what marks the node as joined) last; on any failure
  * every one is removed again. */
 static int write_state(const char *state_dir, const struct node_state *st, const char *node_id,
-		       const uint8_t priv[NODE_WGKEY_LEN], const struct node_vpnconf *vc)
+		       const uint8_t priv[NODE_WGKEY_LEN], const struct node_vpnconf *vc,
+		       const cJSON *bot)
 {
-	static const char *const files[] = { "node_id", NODE_WGKEY_FILE, NODE_VPNCONF_FILE };
+	static const char *const files[] = { "node_id", NODE_WGKEY_FILE, NODE_VPNCONF_FILE,
+					     "bot_token", "bot.json" };
 	char path[PATH_MAX];
 	struct stat sb;
 	int r, created_dir = stat(state_dir, &sb) != 0;
@@ -110,6 +113,9 @@ static int write_state(const char *state_dir, const struct node_state *st, const
 		goto fail;
 	if (st->vpn_cidr[0] && ((r = node_wgkey_save_private(state_dir, priv)) ||
 				(r = node_vpnconf_save(state_dir, vc))))
+		goto fail;
+	/* the network's bot token and owner binding (node/botstate/) */
+	if ((r = node_botstate_store_join(state_dir, bot)))
 		goto fail;
 	if ((r = node_state_save(state_dir, st)))
 		goto fail;
@@ -140,7 +146,7 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	const char *ipp[MAX_PUBLIC_IPS];
 	size_t n_ips = 0;
 	uint8_t priv[NODE_WGKEY_LEN], pub[NODE_WGKEY_LEN];
-	struct node_join_outcome jo;
+	struct node_join_outcome jo = { .bot = NULL };
 	struct node_vpnconf vc;
 	struct node_joinlink l = { 0 };
 	struct node_state st = { 0 };
@@ -226,9 +232,20 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	for (int i = 0; i < 100000 && !w.done; i++)
 		ev_run(loop, EVRUN_ONCE);
 	if (!w.done || w.err) {
-		if (w.err == -ECONNREFUSED || w.err == -ETIMEDOUT || !w.done)
-			fprintf(stderr, "constella join: seed %s unreachable (%s)\n", seed,
-				w.done ? strerror(-w.err) : "no answer");
+		/* Say what happened: an overloaded seed is not an unreachable one. */
+		if (!w.done)
+			fprintf(stderr, "constella join: seed %s: no answer\n", seed);
+		else if (w.err == -EBUSY)
+			fprintf(stderr, "constella join: seed %s is overloaded: %s; try again in a "
+				"moment\n", seed, w.message);
+		else if (w.err == -ECONNRESET)
+			fprintf(stderr, "constella join: seed %s answered nothing: %s\n", seed,
+				w.message);
+		else if (w.err == -ECONNREFUSED)
+			fprintf(stderr, "constella join: seed %s unreachable (connection refused: "
+				"is constellad running there?)\n", seed);
+		else if (w.err == -ETIMEDOUT || w.err == -EHOSTUNREACH)
+			fprintf(stderr, "constella join: seed %s unreachable (%s)\n", seed, w.message);
 		else if (w.err == -EREMOTEIO)
 			fprintf(stderr, "constella join: seed %s refused: %s\n", seed, w.message);
 		else
@@ -246,7 +263,7 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	if (ifname)
 		snprintf(vc.interface, sizeof(vc.interface), "%s", ifname);
 	vc.listen_port = 0; /* a client: any port, the hub learns it */
-	if (write_state(state_dir, &st, self.node_id, priv, &vc))
+	if (write_state(state_dir, &st, self.node_id, priv, &vc, jo.bot))
 		goto out;
 	printf("joined network %s via %s as %s (%s), %zu peers\n", st.network_id, seed, name,
 	       self.node_id, st.n_peers);
@@ -268,6 +285,7 @@ out:
 		free(body);
 	}
 	cJSON_Delete(w.reply);
+	cJSON_Delete(jo.bot); /* holds the token: freed, not wiped (cJSON) */
 	if (cli)
 		rpc_client_free(cli);
 	if (loop)

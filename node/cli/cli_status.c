@@ -66,23 +66,51 @@ static void print_table(const cJSON *doc, int64_t now)
 		printf("overlay %s %s on %s, UDP port %.0f, public key %s\n", mode,
 		       node_cli_jstr(vpn, "address"), node_cli_jstr(vpn, "interface"),
 		       node_cli_jnum0(vpn, "listen_port"), node_cli_jstr(vpn, "public_key"));
-	printf("%-20s %-8s %-24s %-15s %-6s %-10s %s\n", "NAME", "NODE_ID", "ADDRESS", "OVERLAY",
-	       "STATUS", "LAST SEEN", "MARKS");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "clock_outlier")))
+		printf("warning: most members refuse this node's clock (see CLOCK): fix its time "
+		       "(NTP); it will not lead meanwhile\n");
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "state_saved")))
+		printf("warning: the state file cannot be saved (see the daemon's log); the "
+		       "previous one is kept\n");
+	printf("%-20s %-8s %-24s %-15s %-9s %-10s %-8s %s\n", "NAME", "NODE_ID", "ADDRESS",
+	       "OVERLAY", "STATUS", "LAST SEEN", "CLOCK", "MARKS");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "peers")) {
 		const char *ov = node_cli_jstr(p, "overlay_addr");
-		char seen[32] = "never";
+		char seen[32] = "never", clk[16] = "-";
 		int64_t ls = (int64_t)node_cli_jnum0(p, "last_seen");
+		const cJSON *off = cJSON_GetObjectItemCaseSensitive(p, "clock_offset_s");
+		const char *detail = node_cli_jstr(p, "detail");
 
 		if (ls)
 			snprintf(seen, sizeof(seen), "%llds ago",
 				 (long long)(now > ls ? now - ls : 0));
-		printf("%-20s %-8.8s %-24s %-15s %-6s %-10s %s%s%s%s\n", node_cli_jstr(p, "name"),
-		       node_cli_jstr(p, "node_id"), node_cli_jstr(p, "addr"), ov[0] ? ov : "-",
-		       node_cli_jstr(p, "status"), seen,
+		/* its clock minus ours; "!" when requests are refused for it */
+		if (cJSON_IsNumber(off))
+			snprintf(clk, sizeof(clk), "%+.0fs%s", off->valuedouble,
+				 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "clock_skew")) ? "!"
+												  : "");
+		printf("%-20s %-8.8s %-24s %-15s %-9s %-10s %-8s %s%s%s%s%s%s\n",
+		       node_cli_jstr(p, "name"), node_cli_jstr(p, "node_id"), node_cli_jstr(p, "addr"),
+		       ov[0] ? ov : "-", node_cli_jstr(p, "status"), seen, clk,
 		       !strcmp(node_cli_jstr(p, "vpn_role"), "hub") ? "hub " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "self")) ? "self " : "",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader")) ? "leader " : "",
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease" : "");
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "bot_lease")) ? "bot-lease " : "",
+		       detail[0] ? "- " : "", detail);
+	}
+	/* the bot as this node sees it (never the token) */
+	{
+		const cJSON *bot = cJSON_GetObjectItemCaseSensitive(doc, "bot");
+
+		if (cJSON_IsObject(bot))
+			printf("bot: %s on this node; token %s (version %.0f); owner %s%s%s%s\n",
+			       node_cli_jstr(bot, "state"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bot, "token_set")) ? "set"
+												  : "not set",
+			       node_cli_jnum0(bot, "token_version"), node_cli_jstr(bot, "owner"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bot, "owner_bound"))
+				       ? " (bound)" : " (not bound yet)",
+			       *node_cli_jstr(bot, "last_error") ? "; last error: " : "", node_cli_jstr(bot, "last_error"));
 	}
 }
 

@@ -18,6 +18,7 @@ static int usage(FILE *f)
 		"  invite [--ttl 15m] | --list | --revoke TOKEN|ID|LINK\n"
 		"  status [--json]\n"
 		"  remove NAME\n"
+		"  bot-token set            (reads the token from stdin)\n"
 		"  show [--json]\n"
 		"  ping NAME [-c COUNT]\n"
 		"  stats [NAME] [--hours H] [--json]\n"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
 		return node_cli_invite(argc, argv, state_dir);
 	if (!strcmp(argv[0], "remove"))
 		return node_cli_remove(argc, argv, state_dir);
+	if (!strcmp(argv[0], "bot-token"))
+		return node_cli_bot_token(argc, argv, state_dir);
 	if (!strcmp(argv[0], "status"))
 		return node_cli_status(argc, argv, state_dir);
 	if (!strcmp(argv[0], "show"))

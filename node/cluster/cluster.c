@@ -1,8 +1,11 @@
-/* The cluster engine: gossip membership, leader, bot lease (cluster.h). */
-#include "cluster.h"
+/* The cluster engine: life, the periodic work, clocks and status
+ * (cluster.h). Gossip is in cluster_gossip.c, the lease over RPC in
+ * cluster_lease.c. */
+#include "cluster_internal.h"
 
 #include <errno.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,81 +14,53 @@
 #include "cli.h"
 #include "clock.h"
 #include "gossip.h"
-#include "lease.h"
 #include "log.h"
-#include "membership.h"
-
-#define CL_TICK_S 0.1
-/* A member that announced a reboot shows as "rebooting" while it is not
- * heard, until it runs again (a newer generation) or this long passed. */
-#define CL_REBOOT_GRACE_S 600.0
-#define CL_REBOOT_MAX 64
-
-struct cl_reboot {
-	char id[NODE_ID_HEX + 1];
-	uint64_t gen; /* its generation when it announced */
-	double since;
-};
-
-struct node_cluster {
-	struct ev_loop *loop;
-	const struct node_config *cfg;
-	struct node_state *st;
-	char self[NODE_ID_HEX + 1];
-	struct rpc_server *srv;
-	struct rpc_client *cli;
-	struct node_cluster_runner runner;
-	struct node_mship ms;
-	struct node_lease lease;
-	ev_timer hb_timer, tick_timer;
-	char leader[NODE_ID_HEX + 1];
-	uint64_t runner_epoch; /* 0: the runner is not running */
-	double lease_timeout;
-	double asked_lease;    /* last GetLease round while not settled */
-	int removed;
-	struct cl_reboot reboots[CL_REBOOT_MAX]; /* members that announced a reboot */
-	size_t n_reboots;
-	node_cluster_observer_fn observer;
-	void *observer_user;
-};
-
-/* One outgoing call: what its completion needs to know. */
-struct cl_call {
-	struct node_cluster *c;
-	char peer[NODE_ID_HEX + 1];
-	uint64_t epoch;
-	double sent_at;
-};
 
 /* Lease and liveness use CLOCK_BOOTTIME: it keeps counting across a
  * suspend, so a lease never looks younger than it is. */
-static double cl_now(void)
+double cl_now(void)
 {
 	return (double)cst_clock_boot_ns() / 1e9;
 }
 
-static const char *cl_name(struct node_cluster *c, const char *id)
+double cl_wall(void)
+{
+	return (double)cst_clock_wall_ns() / 1e9;
+}
+
+const char *cl_name(struct node_cluster *c, const char *id)
 {
 	const struct node_peer *p = node_state_find_peer(c->st, id);
 
 	return p ? p->name : "?";
 }
 
-static void cl_save(struct node_cluster *c)
+/* A write that fails (disk full, read-only) keeps the previous file (the
+ * write is atomic) and is retried every second by the tick until it
+ * succeeds; the daemon goes on serving from memory meanwhile. */
+void cl_save(struct node_cluster *c)
 {
-	int r = node_state_save(c->cfg->state_dir, c->st);
+	int r;
+	unsigned held;
 
-	if (r)
-		cst_err("cannot save %s/network_state.json: %s", c->cfg->state_dir, strerror(-r));
-	/* every change of the table is saved here: tell the observer */
-	if (c->observer)
-		c->observer(c->observer_user);
+	c->save_tried = cl_now();
+	r = node_state_save(c->cfg->state_dir, c->st);
+	if (!r) {
+		if (c->dirty)
+			cst_info("%s/network_state.json saved again", c->cfg->state_dir);
+		c->dirty = 0;
+		return;
+	}
+	if (cst_ratelimit_ok(&c->rl_save, c->save_tried, CL_LOG_EVERY_S, &held))
+		cst_err("cannot save %s/network_state.json: %s; the previous file is kept, "
+			"retrying every second%s", c->cfg->state_dir, strerror(-r),
+			held ? " (failed again since the last such line)" : "");
+	c->dirty = 1;
 }
 
-void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user)
+void cl_changed(struct node_cluster *c)
 {
-	c->observer = fn;
-	c->observer_user = user;
+	c->changed = 1;
 }
 
 static struct cl_call *cl_call_new(struct node_cluster *c, const char *peer, uint64_t epoch)
@@ -98,12 +73,13 @@ static struct cl_call *cl_call_new(struct node_cluster *c, const char *peer, uin
 	memcpy(k->peer, peer, NODE_ID_HEX);
 	k->epoch = epoch;
 	k->sent_at = cl_now();
+	k->sent_wall = cl_wall();
 	return k;
 }
 
 /* Sends method to one peer; takes params. */
-static void cl_call(struct node_cluster *c, const struct node_peer *p, const char *method,
-		    cJSON *params, double timeout, rpc_done_fn done, uint64_t epoch)
+void cl_call(struct node_cluster *c, const struct node_peer *p, const char *method,
+	     cJSON *params, double timeout, rpc_done_fn done, uint64_t epoch)
 {
 	struct cl_call *k = cl_call_new(c, p->node_id, epoch);
 
@@ -115,9 +91,119 @@ static void cl_call(struct node_cluster *c, const struct node_peer *p, const cha
 		free(k);
 }
 
+/* ---- clocks ---- */
+
+static const char *cl_ahead_behind(double skew)
+{
+	return skew < 0 ? "behind" : "ahead of";
+}
+
+/* A member refused our request for clock skew: our timestamp minus its
+ * clock is skew seconds. */
+static void cl_note_skew_out(struct node_cluster *c, const char *id, double skew)
+{
+	struct node_mship_entry *e = node_mship_entry(&c->ms, id);
+	unsigned held;
+
+	if (!e)
+		return;
+	e->skew_at = cl_now();
+	e->skew_ours = 1;
+	e->clock_offset = -skew;
+	e->clock_at = e->skew_at;
+	if (cst_ratelimit_ok(&c->rl_skew_out, e->skew_at, CL_LOG_EVERY_S, &held))
+		cst_warn("clock: %s (%.8s) refused our request: our clock is %.0f s %s %s's "
+			 "(limit ±%u s)%s", cl_name(c, id), id, fabs(skew), cl_ahead_behind(skew),
+			 cl_name(c, id), c->cfg->clock_skew,
+			 held ? " (and more refusals since the last such line)" : "");
+}
+
+/* The RPC server refused a member's request for clock skew. */
+static void cl_on_refusal(void *user, const struct rpc_refusal *r)
+{
+	struct node_cluster *c = user;
+	struct node_mship_entry *e = NULL;
+	const char *name = "an unnamed member";
+	unsigned held;
+
+	if (r->node && node_state_find_peer(c->st, r->node)) {
+		name = cl_name(c, r->node);
+		if ((e = node_mship_entry(&c->ms, r->node))) {
+			e->skew_at = cl_now();
+			e->skew_ours = 0;
+			e->clock_offset = (double)r->skew_s;
+			e->clock_at = e->skew_at;
+		}
+	}
+	if (cst_ratelimit_ok(&c->rl_skew_in, cl_now(), CL_LOG_EVERY_S, &held))
+		cst_warn("clock: refused a request from %s (%s): its clock is %lld s %s ours "
+			 "(limit ±%u s)%s", name, r->peer, (long long)llabs(r->skew_s),
+			 cl_ahead_behind((double)r->skew_s), c->cfg->clock_skew,
+			 held ? " (and more refusals since the last such line)" : "");
+}
+
+void cl_call_failed(struct cl_call *k, int err, const cJSON *result, const char *message)
+{
+	struct node_cluster *c = k->c;
+	const cJSON *skew = cJSON_GetObjectItemCaseSensitive(result, "skew_s");
+
+	if (err == -EACCES && cJSON_IsNumber(skew)) {
+		cl_note_skew_out(c, k->peer, skew->valuedouble);
+		return;
+	}
+	if (err == -EREMOTEIO && message && strstr(message, "removed from the network") &&
+	    strstr(message, "you were")) {
+		cl_become_removed(c, "a member refused our request");
+		return;
+	}
+}
+
+void cl_heard_direct(struct node_cluster *c, const char *id, const cJSON *o, double sent_wall)
+{
+	const cJSON *wall = cJSON_GetObjectItemCaseSensitive(o, "wall");
+	struct node_mship_entry *e;
+	uint64_t gen, hb;
+	double now = cl_now();
+
+	if (!node_state_find_peer(c->st, id))
+		return;
+	if (!node_gossip_get_u64(o, "gen", &gen) && !node_gossip_get_u64(o, "hb", &hb))
+		node_mship_observe(&c->ms, id, gen, hb, 0, 1, now);
+	else
+		node_mship_unsuspect(&c->ms, id, now);
+	if (!cJSON_IsNumber(wall) || !(wall->valuedouble > 0) || !(e = node_mship_entry(&c->ms, id)))
+		return;
+	/* theirs minus ours; an answer is taken as made half way */
+	e->clock_offset = wall->valuedouble / 1000.0 -
+			  (sent_wall > 0 ? (sent_wall + cl_wall()) / 2 : cl_wall());
+	e->clock_at = now;
+}
+
+/* Most of the members we hear of refuse us, or are refused, for clock
+ * skew: then our clock is the odd one out, and we must not lead (our claims
+ * would be refused everywhere, and a side of one would run its own bot). */
+static int cl_clock_outlier(struct node_cluster *c, double now)
+{
+	size_t skewed = 0, fine = 0;
+	double window = node_mship_fail_after(&c->ms, c->st->n_peers);
+
+	for (size_t i = 0; i < c->st->n_peers; i++) {
+		const char *id = c->st->peers[i].node_id;
+		const struct node_mship_entry *e = node_mship_get(&c->ms, id);
+
+		if (!strcmp(id, c->self))
+			continue;
+		if (e && now - e->skew_at <= window)
+			skewed++;
+		else if (node_mship_status(&c->ms, id, c->st->n_peers, now) == NODE_MSHIP_ALIVE)
+			fine++;
+	}
+	return skewed > fine;
+}
+
 /* ---- the runner ---- */
 
-static void cl_runner_stop(struct node_cluster *c)
+void cl_runner_stop(struct node_cluster *c)
 {
 	uint64_t e = c->runner_epoch;
 
@@ -129,26 +215,7 @@ static void cl_runner_stop(struct node_cluster *c)
 	cst_info("bot runner stopped (epoch %llu)", (unsigned long long)e);
 }
 
-static void cl_runner_start(struct node_cluster *c, uint64_t epoch)
-{
-	int r = c->runner.start ? c->runner.start(c->runner.ctx, epoch) : 0;
-
-	if (r) {
-		/* The lease stays ours: another node would fail the same way
-		 * (a bad token is the network's, not this node's). */
-		cst_err("bot runner failed to start (epoch %llu): %s", (unsigned long long)epoch,
-			strerror(-r));
-		return;
-	}
-	c->runner_epoch = epoch;
-	cst_info("bot runner started (epoch %llu)", (unsigned long long)epoch);
-}
-
-/* ---- removal ---- */
-
-static void cl_apply_actions(struct node_cluster *c, unsigned acts);
-
-static void cl_become_removed(struct node_cluster *c, const char *why)
+void cl_become_removed(struct node_cluster *c, const char *why)
 {
 	if (c->removed)
 		return;
@@ -156,435 +223,16 @@ static void cl_become_removed(struct node_cluster *c, const char *why)
 	cl_runner_stop(c);
 	c->lease.role = NODE_LEASE_IDLE;
 	c->lease.running = 0;
-	ev_timer_stop(c->loop, &c->hb_timer);
-	ev_timer_stop(c->loop, &c->tick_timer);
+	ev_timer_stop(c->loop, &c->gossip_timer);
 	if (!node_state_is_removed(c->st, c->self) && node_state_add_removed(c->st, c->self) == 0)
 		cl_save(c);
 	cst_err("this node was removed from the network (%s): it no longer takes part; "
 		"remove %s to reuse this host", why, c->cfg->state_dir);
 }
 
-/* 1 when it changed the state (caller saves). */
-static int cl_tombstone(struct node_cluster *c, const char *id)
-{
-	char name[sizeof(c->st->peers[0].name)];
-
-	if (node_state_is_removed(c->st, id))
-		return 0;
-	if (!strcmp(id, c->self)) {
-		cl_become_removed(c, "a member carries its tombstone");
-		return 0;
-	}
-	snprintf(name, sizeof(name), "%s", cl_name(c, id));
-	if (node_state_add_removed(c->st, id))
-		return 0;
-	node_state_remove_peer(c->st, id);
-	node_mship_forget(&c->ms, id);
-	cst_info("member %s (%.8s) removed from the network", name, id);
-	return 1;
-}
-
-/* Validates every entry first: a bad list changes nothing. */
-static int cl_apply_removed(struct node_cluster *c, const cJSON *arr, char *err, size_t errlen)
-{
-	const cJSON *x;
-	int changed = 0, r;
-
-	if ((r = node_gossip_check_ids(arr, err, errlen)))
-		return r;
-	cJSON_ArrayForEach(x, arr)
-		changed |= cl_tombstone(c, x->valuestring);
-	if (changed)
-		cl_save(c);
-	return 0;
-}
-
-/* ---- records ---- */
-
-static int cl_merge_record(struct node_cluster *c, const struct node_peer *in)
-{
-	struct node_peer *local, np;
-
-	if (node_state_is_removed(c->st, in->node_id))
-		return 0;
-	local = node_state_find_peer(c->st, in->node_id);
-	if (!strcmp(in->node_id, c->self)) {
-		/* Only we write our record: a copy claiming a version we never
-		 * made (state lost and restored, say) is outbid. */
-		if (local && in->ver >= local->ver &&
-		    (strcmp(in->addr, local->addr) || strcmp(in->name, local->name) ||
-		     in->priority != local->priority || strcmp(in->wg_pubkey, local->wg_pubkey) ||
-		     strcmp(in->overlay_addr, local->overlay_addr) ||
-		     strcmp(in->wg_endpoint, local->wg_endpoint) || in->vpn_role != local->vpn_role)) {
-			local->ver = in->ver + 1;
-			return 1;
-		}
-		return 0;
-	}
-	if (local && in->ver <= local->ver)
-		return 0;
-	np = *in;
-	np.status = local ? local->status : NODE_PEER_ALIVE;
-	np.last_seen = local ? local->last_seen : 0;
-	if (node_state_upsert_peer(c->st, &np))
-		return 0;
-	if (local)
-		cst_info("member %s (%.8s) updated: %s, priority %d", np.name, np.node_id, np.addr,
-			 np.priority);
-	else
-		cst_info("member %s (%.8s) at %s joined the network", np.name, np.node_id,
-			 np.addr);
-	return 1;
-}
-
-static void cl_merge_records(struct node_cluster *c, const struct node_peer *recs, size_t n)
-{
-	int changed = 0;
-
-	for (size_t i = 0; i < n; i++)
-		changed |= cl_merge_record(c, &recs[i]);
-	if (changed)
-		cl_save(c);
-}
-
-/* ---- heartbeats ---- */
-
-static cJSON *cl_removed_json(const struct node_state *st)
-{
-	cJSON *a = cJSON_CreateArray();
-
-	for (size_t i = 0; a && i < st->n_removed; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(st->removed[i]));
-	return a;
-}
-
-static cJSON *cl_digest_json(struct node_cluster *c)
-{
-	cJSON *a = cJSON_CreateArray();
-
-	for (size_t i = 0; a && i < c->st->n_peers; i++) {
-		const struct node_peer *p = &c->st->peers[i];
-		const struct node_mship_entry *e = node_mship_get(&c->ms, p->node_id);
-		cJSON *o = cJSON_CreateObject();
-		int self = !strcmp(p->node_id, c->self);
-
-		cJSON_AddItemToArray(a, o);
-		cJSON_AddStringToObject(o, "id", p->node_id);
-		cJSON_AddNumberToObject(o, "gen", (double)(self ? c->ms.gen : e ? e->gen : 0));
-		cJSON_AddNumberToObject(o, "hb", (double)(self ? c->ms.hb : e ? e->hb : 0));
-		cJSON_AddNumberToObject(o, "ver", (double)p->ver);
-	}
-	return a;
-}
-
-static void on_sync_done(void *user, int err, const cJSON *result, const char *message)
-{
-	struct cl_call *k = user;
-
-	(void)result;
-	if (err && err != -ECANCELED)
-		cst_debug("Sync to %.8s failed: %s", k->peer, message && *message ? message :
-			  strerror(-err));
-	free(k);
-}
-
-/* Sends the records for the ids in want to peer. */
-static void cl_push_records(struct node_cluster *c, const struct node_peer *to,
-			    const cJSON *want)
-{
-	cJSON *params, *recs;
-	const cJSON *x;
-
-	if (!cJSON_IsArray(want) || !cJSON_GetArraySize(want))
-		return;
-	params = cJSON_CreateObject();
-	recs = cJSON_AddArrayToObject(params, "records");
-	cJSON_ArrayForEach(x, want) {
-		struct node_peer *p;
-
-		if (cJSON_IsString(x) && (p = node_state_find_peer(c->st, x->valuestring)))
-			cJSON_AddItemToArray(recs, node_peer_to_json(p));
-	}
-	cl_call(c, to, "Sync", params, c->cfg->rpc_timeout, on_sync_done, 0);
-}
-
-static void on_heartbeat_done(void *user, int err, const cJSON *result, const char *message)
-{
-	struct cl_call *k = user;
-	struct node_cluster *c = k->c;
-	struct node_peer *recs = NULL, *to;
-	size_t n = 0;
-	char why[160];
-
-	if (err == -ECANCELED || c->removed)
-		goto out;
-	if (err) {
-		if (err == -EREMOTEIO && message && strstr(message, "removed from the network") &&
-		    strstr(message, "you were"))
-			cl_become_removed(c, "a member refused our heartbeat");
-		else
-			cst_debug("heartbeat to %s (%.8s): %s", cl_name(c, k->peer), k->peer,
-				  message && *message ? message : strerror(-err));
-		goto out;
-	}
-	/* records are validated before the tombstones are applied: a bad
-	 * answer changes nothing */
-	if (node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(result, "records"), &recs,
-				      &n, why, sizeof(why)) ||
-	    cl_apply_removed(c, cJSON_GetObjectItemCaseSensitive(result, "removed"), why,
-			     sizeof(why))) {
-		cst_warn("bad heartbeat answer from %.8s: %s", k->peer, why);
-		goto out;
-	}
-	if (c->removed)
-		goto out;
-	cl_merge_records(c, recs, n);
-	if ((to = node_state_find_peer(c->st, k->peer)))
-		cl_push_records(c, to, cJSON_GetObjectItemCaseSensitive(result, "want"));
-out:
-	free(recs);
-	free(k);
-}
-
-static void cl_heartbeat_round(struct node_cluster *c)
-{
-	cJSON *params;
-
-	if (c->removed)
-		return;
-	node_mship_beat(&c->ms);
-	params = cJSON_CreateObject();
-	cJSON_AddStringToObject(params, "from", c->self);
-	cJSON_AddNumberToObject(params, "gen", (double)c->ms.gen);
-	cJSON_AddNumberToObject(params, "hb", (double)c->ms.hb);
-	cJSON_AddItemToObject(params, "digest", cl_digest_json(c));
-	cJSON_AddItemToObject(params, "removed", cl_removed_json(c->st));
-	for (size_t i = 0; i < c->st->n_peers; i++) {
-		const struct node_peer *p = &c->st->peers[i];
-
-		if (strcmp(p->node_id, c->self))
-			cl_call(c, p, "Heartbeat", cJSON_Duplicate(params, 1), c->cfg->rpc_timeout,
-				on_heartbeat_done, 0);
-	}
-	cJSON_Delete(params);
-}
-
-static void m_heartbeat(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_cluster *c = user;
-	const cJSON *from = cJSON_GetObjectItemCaseSensitive(params, "from");
-	struct node_gossip_digest_entry *dg = NULL;
-	uint64_t gen, hb;
-	size_t n = 0;
-	double now = cl_now();
-	cJSON *reply, *recs, *want;
-	char why[160];
-
-	if (c->removed) {
-		rpc_call_error(call, 410, "this node was removed from the network");
-		return;
-	}
-	if (!cJSON_IsString(from) || !node_gossip_is_id(from->valuestring) ||
-	    node_gossip_get_u64(params, "gen", &gen) || node_gossip_get_u64(params, "hb", &hb)) {
-		rpc_call_error(call, 400, "Heartbeat: from, gen and hb are required");
-		return;
-	}
-	if (node_state_is_removed(c->st, from->valuestring)) {
-		rpc_call_error(call, 410, "you were removed from the network");
-		return;
-	}
-	if (node_gossip_parse_digest(cJSON_GetObjectItemCaseSensitive(params, "digest"), &dg, &n)) {
-		rpc_call_error(call, 400, "Heartbeat: digest must be [{id, gen, hb, ver}]");
-		return;
-	}
-	if (cl_apply_removed(c, cJSON_GetObjectItemCaseSensitive(params, "removed"), why,
-			     sizeof(why))) {
-		free(dg);
-		rpc_call_error(call, 400, why);
-		return;
-	}
-	if (c->removed) {
-		free(dg);
-		rpc_call_error(call, 410, "this node was removed from the network");
-		return;
-	}
-	node_mship_observe(&c->ms, from->valuestring, gen, hb, 1, now);
-	reply = cJSON_CreateObject();
-	want = cJSON_AddArrayToObject(reply, "want");
-	for (size_t i = 0; i < n; i++) {
-		const struct node_peer *p;
-
-		if (!strcmp(dg[i].id, c->self) || node_state_is_removed(c->st, dg[i].id))
-			continue;
-		/* relayed counters count too: a member only the sender hears
-		 * (behind NAT) is alive for us as well */
-		node_mship_observe(&c->ms, dg[i].id, dg[i].gen, dg[i].hb,
-				   !strcmp(dg[i].id, from->valuestring), now);
-		p = node_state_find_peer(c->st, dg[i].id);
-		if (!p || dg[i].ver > p->ver)
-			cJSON_AddItemToArray(want, cJSON_CreateString(dg[i].id));
-	}
-	recs = cJSON_AddArrayToObject(reply, "records");
-	for (size_t i = 0; i < c->st->n_peers; i++) {
-		const struct node_peer *p = &c->st->peers[i];
-		const struct node_gossip_digest_entry *d = node_gossip_digest_find(dg, n, p->node_id);
-
-		if (!d || p->ver > d->ver)
-			cJSON_AddItemToArray(recs, node_peer_to_json(p));
-	}
-	cJSON_AddItemToObject(reply, "removed", cl_removed_json(c->st));
-	free(dg);
-	rpc_call_reply(call, reply);
-}
-
-static void m_sync(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_cluster *c = user;
-	struct node_peer *recs = NULL;
-	size_t n = 0;
-	char why[160];
-
-	if (c->removed) {
-		rpc_call_error(call, 410, "this node was removed from the network");
-		return;
-	}
-	if (node_gossip_parse_records(cJSON_GetObjectItemCaseSensitive(params, "records"), &recs,
-				      &n, why, sizeof(why))) {
-		rpc_call_error(call, 400, why);
-		return;
-	}
-	cl_merge_records(c, recs, n);
-	free(recs);
-	rpc_call_reply(call, NULL);
-}
-
-/* ---- the lease over RPC ---- */
-
-static void on_claim_done(void *user, int err, const cJSON *result, const char *message)
-{
-	struct cl_call *k = user;
-	struct node_cluster *c = k->c;
-	const cJSON *acc, *h;
-	uint64_t e;
-	double age;
-
-	if (err == -ECANCELED || c->removed)
-		goto out;
-	if (err == -ECONNREFUSED) {
-		/* Nothing listens there: no process, so no lease clock that could
-		 * run out before ours. Restarted, it hears our claims (or waits
-		 * LEADER_GRACE_SEC) before it could take over. As good as an ack,
-		 * and a dead member then does not stop the bot until it is
-		 * declared down. */
-		node_lease_on_ack(&c->lease, k->peer, k->epoch, k->sent_at);
-		goto out;
-	}
-	if (err) {
-		cst_debug("lease claim to %.8s: %s", k->peer,
-			  message && *message ? message : strerror(-err));
-		goto out;
-	}
-	acc = cJSON_GetObjectItemCaseSensitive(result, "accepted");
-	if (cJSON_IsTrue(acc)) {
-		node_lease_on_ack(&c->lease, k->peer, k->epoch, k->sent_at);
-		goto out;
-	}
-	h = cJSON_GetObjectItemCaseSensitive(result, "holder");
-	if (!cJSON_IsFalse(acc) || !cJSON_IsString(h) || !node_gossip_is_id(h->valuestring) ||
-	    node_gossip_get_u64(result, "epoch", &e) || node_gossip_get_age(result, &age)) {
-		cst_warn("bad lease answer from %.8s", k->peer);
-		goto out;
-	}
-	if (k->epoch == c->lease.epoch && !strcmp(c->lease.holder, c->self))
-		cst_info("lease claim (epoch %llu) refused by %s: it knows %s's epoch %llu",
-			 (unsigned long long)k->epoch, cl_name(c, k->peer),
-			 cl_name(c, h->valuestring), (unsigned long long)e);
-	cl_apply_actions(c, node_lease_on_conflict(&c->lease, h->valuestring, e, age, cl_now()));
-out:
-	free(k);
-}
-
-static void cl_send_lease(struct node_cluster *c, const char *method, rpc_done_fn done)
-{
-	cJSON *params = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(params, "holder", c->self);
-	cJSON_AddNumberToObject(params, "epoch", (double)c->lease.epoch);
-	for (size_t i = 0; i < c->st->n_peers; i++) {
-		const struct node_peer *p = &c->st->peers[i];
-
-		if (strcmp(p->node_id, c->self))
-			cl_call(c, p, method, cJSON_Duplicate(params, 1), c->lease_timeout, done,
-				c->lease.epoch);
-	}
-	cJSON_Delete(params);
-}
-
-static int cl_lease_params(struct node_cluster *c, const cJSON *params, struct rpc_call *call,
-			   const char **holder, uint64_t *epoch)
-{
-	const cJSON *h = cJSON_GetObjectItemCaseSensitive(params, "holder");
-
-	if (c->removed) {
-		rpc_call_error(call, 410, "this node was removed from the network");
-		return -1;
-	}
-	if (!cJSON_IsString(h) || !node_gossip_is_id(h->valuestring) ||
-	    node_gossip_get_u64(params, "epoch", epoch) ||
-	    *epoch == 0) {
-		rpc_call_error(call, 400, "holder (node id) and epoch (>= 1) are required");
-		return -1;
-	}
-	if (node_state_is_removed(c->st, h->valuestring)) {
-		rpc_call_error(call, 410, "you were removed from the network");
-		return -1;
-	}
-	*holder = h->valuestring;
-	return 0;
-}
-
-static void m_try_acquire(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_cluster *c = user;
-	const char *holder;
-	uint64_t epoch;
-	unsigned acts = 0;
-	cJSON *o;
-
-	if (cl_lease_params(c, params, call, &holder, &epoch))
-		return;
-	o = cJSON_CreateObject();
-	if (node_lease_on_claim(&c->lease, holder, epoch, cl_now(), &acts) == NODE_LEASE_ACCEPT) {
-		/* a renewal is its holder speaking to us: alive */
-		node_mship_unsuspect(&c->ms, holder);
-		cJSON_AddBoolToObject(o, "accepted", 1);
-	} else {
-		cJSON_AddBoolToObject(o, "accepted", 0);
-		cJSON_AddStringToObject(o, "holder", c->lease.holder);
-		cJSON_AddNumberToObject(o, "epoch", (double)c->lease.epoch);
-		cJSON_AddNumberToObject(o, "age_s", node_lease_age(&c->lease, cl_now()));
-	}
-	rpc_call_reply(call, o);
-	cl_apply_actions(c, acts);
-}
-
-static void m_release(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_cluster *c = user;
-	const char *holder;
-	uint64_t epoch;
-	unsigned acts;
-
-	if (cl_lease_params(c, params, call, &holder, &epoch))
-		return;
-	acts = node_lease_on_release(&c->lease, holder, epoch, cl_now());
-	rpc_call_reply(call, NULL);
-	cl_apply_actions(c, acts);
-}
-
 /* ---- members announcing a reboot ---- */
 
-static void cl_reboot_note(struct node_cluster *c, const char *id, double now)
+void cl_reboot_note(struct node_cluster *c, const char *id, double now)
 {
 	const struct node_mship_entry *e = node_mship_get(&c->ms, id);
 	size_t i, oldest = 0;
@@ -603,7 +251,7 @@ static void cl_reboot_note(struct node_cluster *c, const char *id, double now)
 	c->reboots[i].since = now;
 }
 
-static int cl_rebooting(const struct node_cluster *c, const char *id, double now)
+int cl_rebooting(const struct node_cluster *c, const char *id, double now)
 {
 	const struct node_mship_entry *e = node_mship_get(&c->ms, id);
 
@@ -612,112 +260,6 @@ static int cl_rebooting(const struct node_cluster *c, const char *id, double now
 			return now - c->reboots[i].since < CL_REBOOT_GRACE_S &&
 			       !(e && e->gen > c->reboots[i].gen);
 	return 0;
-}
-
-/* A member stopping cleanly: down now, until it speaks to us again. */
-static void m_leave(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_cluster *c = user;
-	const cJSON *from = cJSON_GetObjectItemCaseSensitive(params, "from");
-
-	if (c->removed) {
-		rpc_call_error(call, 410, "this node was removed from the network");
-		return;
-	}
-	if (!cJSON_IsString(from) || !node_gossip_is_id(from->valuestring) ||
-	    !strcmp(from->valuestring, c->self)) {
-		rpc_call_error(call, 400, "Leave: from (another node's id) is required");
-		return;
-	}
-	if (node_state_find_peer(c->st, from->valuestring)) {
-		const cJSON *why = cJSON_GetObjectItemCaseSensitive(params, "reason");
-		int reboot = cJSON_IsString(why) && !strcmp(why->valuestring, "rebooting");
-
-		cst_info("member %s (%.8s) is %s", cl_name(c, from->valuestring),
-			 from->valuestring, reboot ? "rebooting" : "stopping");
-		if (reboot)
-			cl_reboot_note(c, from->valuestring, cl_now());
-		node_mship_suspect(&c->ms, from->valuestring);
-	}
-	rpc_call_reply(call, NULL);
-}
-
-static void m_get_lease(void *user, const cJSON *params, struct rpc_call *call)
-{
-	struct node_cluster *c = user;
-	double now = cl_now(), rem = node_lease_remaining(&c->lease, now);
-	cJSON *o = cJSON_CreateObject();
-
-	(void)params;
-	/* The lease as known here, live or not: a node that just started
-	 * needs the epoch and how long ago it was renewed, by our clock. */
-	cJSON_AddStringToObject(o, "holder", c->lease.holder);
-	cJSON_AddNumberToObject(o, "epoch", (double)c->lease.epoch);
-	cJSON_AddNumberToObject(o, "age_s", node_lease_age(&c->lease, now));
-	cJSON_AddBoolToObject(o, "released", c->lease.released);
-	cJSON_AddNumberToObject(o, "remaining_s", rem > 0 ? rem : 0);
-	rpc_call_reply(call, o);
-}
-
-static void on_lease_info(void *user, int err, const cJSON *result, const char *message)
-{
-	struct cl_call *k = user;
-	struct node_cluster *c = k->c;
-	const cJSON *h, *rel;
-	uint64_t e;
-	double age;
-
-	(void)message;
-	if (err || c->removed || c->lease.settled)
-		goto out;
-	h = cJSON_GetObjectItemCaseSensitive(result, "holder");
-	rel = cJSON_GetObjectItemCaseSensitive(result, "released");
-	if (!cJSON_IsString(h) || (h->valuestring[0] && !node_gossip_is_id(h->valuestring)) ||
-	    node_gossip_get_u64(result, "epoch", &e) || node_gossip_get_age(result, &age) ||
-	    !cJSON_IsBool(rel)) {
-		cst_warn("bad GetLease answer from %.8s", k->peer);
-		goto out;
-	}
-	cl_apply_actions(c, node_lease_on_info(&c->lease, h->valuestring, e, age,
-					       cJSON_IsTrue(rel), cl_now()));
-	cst_debug("lease learnt from %s: %.8s epoch %llu, renewed %.1f s ago",
-		  cl_name(c, k->peer), h->valuestring, (unsigned long long)e, age);
-out:
-	free(k);
-}
-
-/* Until it knows the network's lease, a node that just started asks. */
-static void cl_ask_lease(struct node_cluster *c)
-{
-	for (size_t i = 0; i < c->st->n_peers; i++) {
-		const struct node_peer *p = &c->st->peers[i];
-
-		if (strcmp(p->node_id, c->self))
-			cl_call(c, p, "GetLease", NULL, c->lease_timeout, on_lease_info, 0);
-	}
-}
-
-static void on_release_done(void *user, int err, const cJSON *result, const char *message)
-{
-	(void)err;
-	(void)result;
-	(void)message;
-	free(user);
-}
-
-static void cl_apply_actions(struct node_cluster *c, unsigned acts)
-{
-	if (acts & NODE_LEASE_STOP)
-		cl_runner_stop(c);
-	if (acts & NODE_LEASE_SEND_RELEASE) {
-		cst_info("bot lease released (epoch %llu): %s leads",
-			 (unsigned long long)c->lease.epoch, cl_name(c, c->leader));
-		cl_send_lease(c, "ReleaseLease", on_release_done);
-	}
-	if (acts & NODE_LEASE_SEND_CLAIM)
-		cl_send_lease(c, "TryAcquireLease", on_claim_done);
-	if (acts & NODE_LEASE_START)
-		cl_runner_start(c, c->lease.epoch);
 }
 
 /* ---- the periodic work ---- */
@@ -731,15 +273,18 @@ static void cl_update_members(struct node_cluster *c, double now)
 
 	for (size_t i = 0; i < c->st->n_peers; i++) {
 		struct node_peer *p = &c->st->peers[i];
-		const struct node_mship_entry *e = node_mship_get(&c->ms, p->node_id);
-		enum node_mship_status s = node_mship_status(&c->ms, p->node_id, now);
+		const struct node_mship_entry *e;
+		enum node_mship_status s;
 		enum node_peer_status ps;
 
 		if (!strcmp(p->node_id, c->self)) {
 			p->last_seen = wall;
 			continue;
 		}
-		if (e && e->seen)
+		/* every member has an entry (the gossip relies on it) */
+		e = node_mship_entry(&c->ms, p->node_id);
+		s = node_mship_status(&c->ms, p->node_id, c->st->n_peers, now);
+		if (e && e->gen)
 			p->last_seen = wall - (int64_t)(now - e->heard);
 		if (s == NODE_MSHIP_UNKNOWN)
 			continue;
@@ -751,8 +296,10 @@ static void cl_update_members(struct node_cluster *c, double now)
 				 node_mship_status_str(s));
 		}
 	}
-	if (dirty)
+	if (dirty) {
 		cl_save(c);
+		cl_changed(c);
+	}
 }
 
 static void cl_persist_lease(struct node_cluster *c)
@@ -765,81 +312,125 @@ static void cl_persist_lease(struct node_cluster *c)
 	cl_save(c);
 }
 
+/* The server's limits and the client's cache follow the membership: every
+ * member may hold RPC_CLIENT_CONNS_PER_PEER connections to us (all from one
+ * address behind a NAT, or on loopback), plus room for joins and the CLI. */
+static void cl_scale_limits(struct node_cluster *c)
+{
+	size_t n = c->st->n_peers;
+
+	if (n == c->limits_for)
+		return;
+	c->limits_for = n;
+	rpc_server_set_limits(c->srv, (unsigned)(RPC_DEFAULT_MAX_CONNS + RPC_CLIENT_CONNS_PER_PEER * n),
+			      (unsigned)(RPC_DEFAULT_MAX_PER_IP + RPC_CLIENT_CONNS_PER_PEER * n));
+	rpc_client_set_cache(c->cli, (unsigned)(16 + n));
+}
+
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct node_cluster *c = w->data;
 	double now = cl_now();
 	const char **alive;
 	size_t n_alive = 0;
-	int li;
+	int li, outlier;
 
 	(void)loop;
 	(void)revents;
+	if (c->dirty && now - c->save_tried >= 1.0)
+		cl_save(c);
+	if (c->removed)
+		return;
+	cl_scale_limits(c);
 	/* A holder that stopped renewing is dead or cut off: either way it
 	 * must not keep the leadership for the rest of the down timeout. */
 	if (node_lease_expired(&c->lease, now) &&
-	    node_mship_status(&c->ms, c->lease.holder, now) != NODE_MSHIP_DOWN) {
+	    node_mship_status(&c->ms, c->lease.holder, c->st->n_peers, now) == NODE_MSHIP_ALIVE) {
 		cst_info("bot lease of %s (epoch %llu) expired unrenewed: treating it as down",
 			 cl_name(c, c->lease.holder), (unsigned long long)c->lease.epoch);
-		node_mship_suspect(&c->ms, c->lease.holder);
+		node_mship_suspect(&c->ms, c->lease.holder, NODE_MSHIP_LEASE_LAPSED);
 	}
 	if (!c->lease.settled && now - c->asked_lease >= 1.0) {
 		c->asked_lease = now;
 		cl_ask_lease(c);
 	}
-	cl_update_members(c, now);
+	/* Status transitions and the clock verdict are for logs and status:
+	 * every 0.5 s is enough, and a hundred members make them cost. The
+	 * leader and the lease are judged every tick. */
+	if (++c->ticks % 5 == 0 || c->changed) {
+		cl_update_members(c, now);
+		c->outlier_now = cl_clock_outlier(c, now);
+	}
+	outlier = c->outlier_now;
+	if (outlier != c->outlier) {
+		c->outlier = outlier;
+		if (outlier)
+			cst_err("clock: most members refuse this node's requests for clock skew (or "
+				"are refused): this node's clock is off; it will not lead until its "
+				"time is fixed (NTP)");
+		else
+			cst_info("clock: members accept this node's requests again");
+	}
 	li = node_mship_leader(&c->ms, c->st, now);
+	if (outlier && li >= 0 && !strcmp(c->st->peers[li].node_id, c->self))
+		li = -2;
 	if (li >= 0 && strcmp(c->leader, c->st->peers[li].node_id)) {
 		memcpy(c->leader, c->st->peers[li].node_id, sizeof(c->leader));
 		cst_info("leader is now %s (%.8s)", c->st->peers[li].name, c->leader);
+		cl_changed(c);
+	} else if (li == -2 && c->leader[0]) {
+		cst_info("no leader for now: %s", outlier ? "this node's clock is off"
+							  : "waiting to hear the members above it");
+		memset(c->leader, 0, sizeof(c->leader));
+		cl_changed(c);
 	}
 	if (!(alive = calloc(c->st->n_peers + 1, sizeof(*alive))))
 		return;
 	for (size_t i = 0; i < c->st->n_peers; i++) {
 		const char *id = c->st->peers[i].node_id;
 
-		/* unknown counts: one we have not heard may still hold a lease */
-		if (strcmp(id, c->self) &&
-		    node_mship_status(&c->ms, id, now) != NODE_MSHIP_DOWN)
+		/* A member nobody has heard run is not waited for; while we are
+		 * starting, one we have not heard yet may still hold a lease. */
+		if (node_mship_lease_waits_for(&c->ms, id, c->st->n_peers, now))
 			alive[n_alive++] = id;
 	}
-	cl_apply_actions(c, node_lease_step(&c->lease, li >= 0 && !strcmp(c->leader, c->self),
-					    alive, n_alive, now));
+	{
+		int was_holding = c->lease.role == NODE_LEASE_HOLDING, lead = li >= 0 &&
+			!strcmp(c->leader, c->self), wi;
+		double sent;
+		unsigned acts;
+
+		wi = was_holding ? node_lease_weakest(&c->lease, alive, n_alive, &sent) : -1;
+		acts = node_lease_step(&c->lease, lead, alive, n_alive, now);
+		/* Say whom the runner could not renew with: that member is alive
+		 * for us but out of reach (or the network loses too much). */
+		if (was_holding && lead && (acts & NODE_LEASE_STOP) && wi >= 0)
+			cst_warn("bot runner paused: no acknowledgement from %s (%.8s) of a claim "
+				 "sent in the last %.1f s; claiming again", cl_name(c, alive[wi]),
+				 alive[wi], now - sent);
+		cl_apply_actions(c, acts);
+	}
 	free(alive);
 	if (!c->removed)
 		cl_persist_lease(c);
+	if (c->changed && c->observer) {
+		c->changed = 0;
+		c->observer(c->observer_ctx);
+	}
 }
 
-static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_gossip_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	cl_heartbeat_round(w->data);
+	cl_gossip_round(w->data);
 }
 
 /* ---- public ---- */
 
-/* Leave {from, reason?} to every peer. */
-static void cl_send_leave(struct node_cluster *c, const char *reason)
-{
-	cJSON *params = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(params, "from", c->self);
-	if (reason)
-		cJSON_AddStringToObject(params, "reason", reason);
-	for (size_t i = 0; i < c->st->n_peers; i++) {
-		const struct node_peer *p = &c->st->peers[i];
-
-		if (strcmp(p->node_id, c->self))
-			cl_call(c, p, "Leave", cJSON_Duplicate(params, 1), c->lease_timeout,
-				on_release_done, 0);
-	}
-	cJSON_Delete(params);
-}
-
 int node_cluster_shutdown(struct node_cluster *c)
 {
-	ev_timer_stop(c->loop, &c->hb_timer);
+	ev_timer_stop(c->loop, &c->gossip_timer);
 	ev_timer_stop(c->loop, &c->tick_timer);
 	if (c->removed || c->st->n_peers < 2)
 		return 0;
@@ -854,20 +445,21 @@ int node_cluster_shutdown(struct node_cluster *c)
 	}
 	/* Say goodbye: peers count us down now, not after the down timeout,
 	 * so a new leader (and bot) follows at once. */
-	cl_send_leave(c, NULL);
+	cl_send_leave(c, "stop");
 	return 1;
 }
 
 void node_cluster_announce_reboot(struct node_cluster *c)
 {
-	if (!c->removed)
+	if (!c->removed && c->st->n_peers > 1)
 		cl_send_leave(c, "rebooting");
 }
 
 void node_cluster_member_added(struct node_cluster *c, const char *node_id)
 {
 	(void)node_id;
-	cl_heartbeat_round(c);
+	cl_changed(c);
+	cl_gossip_round(c);
 }
 
 int node_cluster_remove(struct node_cluster *c, const char *node_id)
@@ -880,10 +472,85 @@ int node_cluster_remove(struct node_cluster *c, const char *node_id)
 		return -EIO;
 	if (node_state_save(c->cfg->state_dir, c->st))
 		return -EIO;
-	if (c->observer)
-		c->observer(c->observer_user);
-	cl_heartbeat_round(c);
+	cl_gossip_round(c);
 	return 0;
+}
+
+void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user)
+{
+	c->observer = fn;
+	c->observer_ctx = user;
+}
+
+void node_cluster_set_gossip_hook(struct node_cluster *c, const struct node_cluster_gossip_hook *h)
+{
+	c->hook = *h;
+}
+
+uint64_t node_cluster_lease_known(const struct node_cluster *c, const char **holder)
+{
+	*holder = c->lease.holder;
+	return c->lease.epoch;
+}
+
+const char *node_cluster_leader(const struct node_cluster *c)
+{
+	return c->leader;
+}
+
+int node_cluster_member_down(struct node_cluster *c, const char *node_id)
+{
+	if (!strcmp(node_id, c->self))
+		return 0;
+	return !node_state_find_peer(c->st, node_id) ||
+	       node_mship_status(&c->ms, node_id, c->st->n_peers, cl_now()) != NODE_MSHIP_ALIVE;
+}
+
+int node_cluster_member_rebooting(struct node_cluster *c, const char *node_id)
+{
+	double now = cl_now();
+
+	return strcmp(node_id, c->self) &&
+	       node_mship_status(&c->ms, node_id, c->st->n_peers, now) != NODE_MSHIP_ALIVE &&
+	       cl_rebooting(c, node_id, now);
+}
+
+void node_cluster_lease_recheck(struct node_cluster *c)
+{
+	if (c->lease.role != NODE_LEASE_IDLE)
+		c->lease.last_sent = -INFINITY;
+}
+
+/* Why a member has the status it has, in words. */
+static void cl_status_detail(struct node_cluster *c, const char *id, enum node_mship_status s,
+			     double now, char *out, size_t len)
+{
+	const struct node_mship_entry *e = node_mship_get(&c->ms, id);
+	double window = node_mship_fail_after(&c->ms, c->st->n_peers);
+
+	out[0] = 0;
+	if (!strcmp(id, c->self))
+		return;
+	if (e && now - e->skew_at <= window) {
+		snprintf(out, len, "clock skew: %s clock is %.0f s %s %s", e->skew_ours ? "our" : "its",
+			 fabs(e->clock_offset), e->skew_ours == (e->clock_offset > 0) ? "behind"
+										: "ahead of",
+			 e->skew_ours ? "theirs" : "ours");
+		return;
+	}
+	if (s == NODE_MSHIP_UNKNOWN) {
+		snprintf(out, len, node_mship_starting(&c->ms, now) ? "not heard yet since this node started"
+								 : "never heard: its daemon has not run since it joined");
+		return;
+	}
+	if (s != NODE_MSHIP_DOWN || !e)
+		return;
+	switch (e->suspect) {
+	case NODE_MSHIP_LEASE_LAPSED: snprintf(out, len, "stopped renewing the bot lease"); break;
+	case NODE_MSHIP_LEFT: snprintf(out, len, "stopped"); break;
+	case NODE_MSHIP_REBOOTING: snprintf(out, len, "rebooting"); break;
+	default: snprintf(out, len, "no heartbeat for %.0f s", now - e->heard); break;
+	}
 }
 
 cJSON *node_cluster_status_json(struct node_cluster *c)
@@ -893,7 +560,9 @@ cJSON *node_cluster_status_json(struct node_cluster *c)
 	const char *owner = live ? c->lease.holder : "";
 	cJSON *doc = node_status_json(c->st, c->self, c->leader[0] ? c->leader : NULL,
 				      (int64_t)time(NULL));
-	cJSON *p;
+	struct rpc_server_stats ss;
+	struct rpc_client_stats cs;
+	cJSON *p, *o;
 
 	if (!doc)
 		return NULL;
@@ -901,17 +570,46 @@ cJSON *node_cluster_status_json(struct node_cluster *c)
 	cJSON_AddNumberToObject(doc, "bot_lease_epoch", (double)c->lease.epoch);
 	cJSON_AddBoolToObject(doc, "bot_runner", c->runner_epoch != 0);
 	cJSON_AddBoolToObject(doc, "removed", c->removed);
+	cJSON_AddBoolToObject(doc, "clock_outlier", c->outlier);
+	cJSON_AddBoolToObject(doc, "state_saved", !c->dirty);
+	o = cJSON_AddObjectToObject(doc, "membership");
+	cJSON_AddNumberToObject(o, "round_s", c->ms.round);
+	cJSON_AddNumberToObject(o, "fanout", NODE_MSHIP_FANOUT);
+	cJSON_AddNumberToObject(o, "fail_after_s", node_mship_fail_after(&c->ms, c->st->n_peers));
+	rpc_server_get_stats(c->srv, &ss);
+	rpc_client_get_stats(c->cli, &cs);
+	o = cJSON_AddObjectToObject(doc, "rpc");
+	cJSON_AddNumberToObject(o, "served", (double)ss.served);
+	cJSON_AddNumberToObject(o, "refused_busy", (double)ss.refused_busy);
+	cJSON_AddNumberToObject(o, "refused_auth", (double)ss.refused_auth);
+	cJSON_AddNumberToObject(o, "connections", ss.conns);
+	cJSON_AddNumberToObject(o, "max_connections", ss.max_conns);
+	cJSON_AddNumberToObject(o, "max_per_address", ss.max_per_ip);
+	cJSON_AddNumberToObject(o, "calls", (double)cs.calls);
+	cJSON_AddNumberToObject(o, "calls_failed", (double)cs.failed);
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "peers")) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "node_id");
+		const struct node_mship_entry *e;
 		enum node_mship_status s;
+		char detail[128];
 
 		if (!cJSON_IsString(id))
 			continue;
-		s = node_mship_status(&c->ms, id->valuestring, now);
+		s = node_mship_status(&c->ms, id->valuestring, c->st->n_peers, now);
+		e = node_mship_get(&c->ms, id->valuestring);
 		cJSON_ReplaceItemInObjectCaseSensitive(
 			p, "status", cJSON_CreateString(s != NODE_MSHIP_ALIVE &&
 							cl_rebooting(c, id->valuestring, now) ?
 							"rebooting" : node_mship_status_str(s)));
+		cl_status_detail(c, id->valuestring, s, now, detail, sizeof(detail));
+		cJSON_AddStringToObject(p, "detail", detail);
+		if (e && now - e->clock_at <= 60)
+			cJSON_AddNumberToObject(p, "clock_offset_s", round(e->clock_offset));
+		else
+			cJSON_AddNullToObject(p, "clock_offset_s");
+		cJSON_AddBoolToObject(p, "clock_skew",
+				      e && now - e->skew_at <= node_mship_fail_after(&c->ms,
+										     c->st->n_peers));
 		cJSON_ReplaceItemInObjectCaseSensitive(
 			p, "bot_lease", cJSON_CreateBool(*owner && !strcmp(owner, id->valuestring)));
 	}
@@ -924,8 +622,8 @@ int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct
 {
 	struct node_cluster *c = calloc(1, sizeof(*c));
 	struct node_peer *me;
-	double now = cl_now();
-	uint64_t gen;
+	double now = cl_now(), round = cfg->heartbeat_interval / 2;
+	uint64_t gen, seed;
 	int r;
 
 	*out = NULL;
@@ -956,30 +654,35 @@ int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct
 		snprintf(me->addr, sizeof(me->addr), "%s", cfg->public_addr);
 		me->ver++;
 	}
-	if ((r = node_state_save(cfg->state_dir, st))) {
-		free(c);
-		return r;
-	}
+	/* A full disk must not keep the node from running: cl_save retries. */
+	cl_save(c);
 	node_mship_init(&c->ms, self_id, gen, cfg->heartbeat_interval * cfg->down_after_misses,
-			now);
+			round, cfg->leader_grace_sec, now);
+	randombytes_buf(&seed, sizeof(seed));
+	node_mship_seed(&c->ms, seed);
+	for (size_t i = 0; i < st->n_peers; i++)
+		node_mship_known_at_start(&c->ms, st->peers[i].node_id);
 	node_lease_init(&c->lease, self_id, cfg->bot_lease_ttl, cfg->leader_grace_sec, now);
 	if (st->lease_owner[0])
 		node_lease_restore(&c->lease, st->lease_owner, st->lease_epoch, now);
 	else
 		c->lease.epoch = st->lease_epoch;
 	c->lease_timeout = fmin(cfg->rpc_timeout, cfg->bot_lease_ttl / 2);
+	/* A claim's acknowledgement keeps the runner going until its send
+	 * time + TTL (less the margin), however late it comes: under packet
+	 * loss a slow one is still worth waiting for. */
+	c->claim_timeout = cfg->bot_lease_ttl - c->lease.hold_margin;
+	c->gossip_timeout = fmin(cfg->rpc_timeout, fmax(2 * round, 1.0));
 	c->asked_lease = -INFINITY;
-	if ((r = rpc_server_register(srv, "Heartbeat", m_heartbeat, c)) ||
-	    (r = rpc_server_register(srv, "Sync", m_sync, c)) ||
-	    (r = rpc_server_register(srv, "GetLease", m_get_lease, c)) ||
-	    (r = rpc_server_register(srv, "TryAcquireLease", m_try_acquire, c)) ||
-	    (r = rpc_server_register(srv, "ReleaseLease", m_release, c)) ||
-	    (r = rpc_server_register(srv, "Leave", m_leave, c))) {
+	rpc_client_set_node_id(cli, self_id);
+	rpc_server_on_refusal(srv, cl_on_refusal, c);
+	cl_scale_limits(c);
+	if ((r = cl_gossip_register(c)) || (r = cl_lease_register(c))) {
 		node_cluster_free(c);
 		return r;
 	}
-	ev_timer_init(&c->hb_timer, on_hb_timer, 0.05, cfg->heartbeat_interval);
-	c->hb_timer.data = c;
+	ev_timer_init(&c->gossip_timer, on_gossip_timer, 0.05, round);
+	c->gossip_timer.data = c;
 	ev_timer_init(&c->tick_timer, on_tick, CL_TICK_S, CL_TICK_S);
 	c->tick_timer.data = c;
 	if (node_state_is_removed(st, self_id)) {
@@ -987,7 +690,7 @@ int node_cluster_new(struct ev_loop *loop, const struct node_config *cfg, struct
 		cst_err("this node was removed from the network: it does not take part; "
 			"remove %s to reuse this host", cfg->state_dir);
 	} else {
-		ev_timer_start(loop, &c->hb_timer);
+		ev_timer_start(loop, &c->gossip_timer);
 		ev_timer_start(loop, &c->tick_timer);
 	}
 	*out = c;
@@ -999,8 +702,9 @@ void node_cluster_free(struct node_cluster *c)
 	if (!c)
 		return;
 	cl_runner_stop(c);
-	if (ev_is_active(&c->hb_timer))
-		ev_timer_stop(c->loop, &c->hb_timer);
+	rpc_server_on_refusal(c->srv, NULL, NULL);
+	if (ev_is_active(&c->gossip_timer))
+		ev_timer_stop(c->loop, &c->gossip_timer);
 	if (ev_is_active(&c->tick_timer))
 		ev_timer_stop(c->loop, &c->tick_timer);
 	node_mship_deinit(&c->ms);

@@ -1,19 +1,22 @@
-/* The cluster engine inside constellad: membership by gossip (heartbeat
- * digests, pull what differs, tombstones for removals), the leader rule and
- * the bot lease, over the signed RPC. It owns no socket of its own: it
- * registers its methods on the daemon's RPC server and calls peers through
- * the daemon's RPC client.
+/* The cluster engine inside constellad: membership by gossip (every
+ * HEARTBEAT_INTERVAL/2 a node exchanges digests of heartbeat counters and
+ * record versions with NODE_MSHIP_FANOUT random members; pull what
+ * differs; tombstones for removals), the leader rule and the bot lease, over
+ * the signed RPC. It owns no socket of its own: it registers its methods on
+ * the daemon's RPC server and calls peers through the daemon's RPC client.
+ * docs/cluster.md has the design, its bounds and its safety argument.
  *
  * RPC methods (all signed):
- *   Heartbeat  {from, gen, hb, digest: [{id, gen, hb, ver}], removed: [id]}
- *              -> {records: [peer], want: [id], removed: [id]}
- *   Sync       {records: [peer]} -> null
- *   GetLease   {} -> {holder, epoch, age_s, released, remaining_s}
- *   TryAcquireLease {holder, epoch} -> {accepted: true} |
- *              {accepted: false, holder, epoch, age_s} (a greater one is known)
+ *   Gossip     {from, gen, hb, wall, digest: [[id, gen, hb, age_ms, ver]],
+ *              rmh} -> {gen, hb, wall, digest, records: [peer], want: [id],
+ *              removed?: [id], want_removed?: true}
+ *   Sync       {records: [peer], removed?: [id]} -> null
+ *   GetLease   {} -> {holder, epoch, age_s, released, remaining_s, gen, hb}
+ *   TryAcquireLease {holder, epoch, gen?, hb?} -> {accepted: true, gen, hb} |
+ *              {accepted: false, holder, epoch, age_s, gen, hb}
  *   ReleaseLease {holder, epoch} -> null
- *   Leave      {from, reason?} -> null (clean stop: count it down until it
- *              speaks; reason "rebooting": shown as rebooting, not down)
+ *   Leave      {from, reason?: "stop"|"rebooting"} -> null (count it down
+ *              until it speaks; "rebooting": shown as rebooting, not down)
  * A member removed from the network gets 410 to all of them. */
 #ifndef NODE_CLUSTER_H
 #define NODE_CLUSTER_H
@@ -31,6 +34,8 @@
 struct node_cluster_runner {
 	int (*start)(void *ctx, uint64_t epoch);
 	void (*stop)(void *ctx, uint64_t epoch);
+	/* The runner's state for `constella status` ("bot"); may be NULL. */
+	cJSON *(*status)(void *ctx);
 	void *ctx;
 };
 
@@ -59,12 +64,34 @@ int node_cluster_remove(struct node_cluster *c, const char *node_id);
 /* Tells every peer this node is rebooting (Leave with reason "rebooting"):
  * they show it as "rebooting" rather than "down" until it runs again. */
 void node_cluster_announce_reboot(struct node_cluster *c);
-/* Called (from the loop) whenever the membership table changed: a record
- * added, updated or removed, a status change. One observer; NULL clears. */
+/* Called (from the loop, at most every 0.1 s) after the membership table
+ * changed: a record added, updated or removed, a status change. One
+ * observer; NULL clears. */
 typedef void (*node_cluster_observer_fn)(void *user);
 void node_cluster_set_observer(struct node_cluster *c, node_cluster_observer_fn fn, void *user);
 
 /* The live view for `constella status`. */
 cJSON *node_cluster_status_json(struct node_cluster *c);
+
+/* Lets another room ride the gossip: extend adds members to the params of
+ * every Gossip sent and to every Gossip answer; seen gets the params of
+ * every Gossip accepted from a member, and every answer to ours. */
+struct node_cluster_gossip_hook {
+	void (*extend)(void *ctx, cJSON *params);
+	void (*seen)(void *ctx, const struct node_peer *from, const cJSON *params);
+	void *ctx;
+};
+void node_cluster_set_gossip_hook(struct node_cluster *c, const struct node_cluster_gossip_hook *h);
+/* The lease this node knows: its epoch, and its holder in *holder ("" none). */
+uint64_t node_cluster_lease_known(const struct node_cluster *c, const char **holder);
+/* The leader in this node's view ("" when there is none yet). */
+const char *node_cluster_leader(const struct node_cluster *c);
+/* 1 when this node does not count the member alive (1 for an unknown id). */
+int node_cluster_member_down(struct node_cluster *c, const char *node_id);
+/* 1 while a member that announced a reboot is not back yet. */
+int node_cluster_member_rebooting(struct node_cluster *c, const char *node_id);
+/* Renew the claim now (the bot saw another poller on its token): a greater
+ * lease held elsewhere then stops this runner at once. */
+void node_cluster_lease_recheck(struct node_cluster *c);
 
 #endif

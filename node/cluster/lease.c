@@ -205,6 +205,46 @@ static double lease_valid_until(const struct node_lease *l, const char *const *a
 	return until;
 }
 
+/* A member that comes alive while we hold (it joined, restarted, or came
+ * back) has not acknowledged this epoch yet: it gets ttl from now to do so,
+ * as if it had acknowledged now. It cannot take over before that: a node
+ * that starts learns the lease from its peers (GetLease) or waits the
+ * grace, and one that hears our renewals is bound by them; one we cannot
+ * reach at all is the partition case. */
+static void lease_admit_new(struct node_lease *l, const char *const *alive, size_t n_alive,
+			    double now)
+{
+	for (size_t i = 0; i < n_alive; i++) {
+		size_t j;
+
+		for (j = 0; j < l->n_acks; j++)
+			if (!strcmp(l->acks[j].node_id, alive[i]))
+				break;
+		if (j == l->n_acks)
+			node_lease_on_ack(l, alive[i], l->epoch, now);
+	}
+}
+
+int node_lease_weakest(const struct node_lease *l, const char *const *alive, size_t n_alive,
+		       double *sent_at)
+{
+	int best = -1;
+
+	*sent_at = INFINITY;
+	for (size_t i = 0; i < n_alive; i++) {
+		double sent = -INFINITY;
+
+		for (size_t j = 0; j < l->n_acks; j++)
+			if (!strcmp(l->acks[j].node_id, alive[i]))
+				sent = l->acks[j].sent_at;
+		if (sent < *sent_at) {
+			*sent_at = sent;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
 int node_lease_expired(const struct node_lease *l, double now)
 {
 	return l->holder[0] && strcmp(l->holder, l->self) && !l->released &&
@@ -262,6 +302,8 @@ unsigned node_lease_step(struct node_lease *l, int am_leader, const char *const 
 		l->last_sent = now;
 		l->heard = now;
 	}
+	if (l->role == NODE_LEASE_HOLDING)
+		lease_admit_new(l, alive, n_alive, now);
 	until = lease_valid_until(l, alive, n_alive);
 	if (l->role == NODE_LEASE_PREPARING) {
 		if (until - l->hold_margin > now) {

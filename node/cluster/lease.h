@@ -19,7 +19,9 @@
  *
  * A new holder starts its runner only once every peer it believes alive has
  * acknowledged its claim (the "preparing" step): two nodes that both think
- * they lead resolve it by the lease order before either runs.
+ * they lead resolve it by the lease order before either runs. A peer that
+ * comes alive while the runner runs gets ttl from then to acknowledge
+ * (lease_admit_new in lease.c says why that is safe).
  *
  * Pure state machine: time is an argument (seconds on a monotonic clock),
  * messages are the caller's business. */
@@ -108,6 +110,12 @@ double node_lease_age(const struct node_lease *l, double now);
  * alive: the peers (not self) it believes alive. */
 unsigned node_lease_step(struct node_lease *l, int am_leader, const char *const *alive,
 			 size_t n_alive, double now);
+
+/* Among alive, the peer whose latest acknowledged claim is the oldest (the
+ * one the runner waits for): its index, and that claim's send time in
+ * *sent_at (-inf: none this epoch). -1 when alive is empty. */
+int node_lease_weakest(const struct node_lease *l, const char *const *alive, size_t n_alive,
+		       double *sent_at);
 
 /* The known lease belongs to another node, was not released, and has
  * surely expired by our clock: its holder stopped renewing. */

@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <ev.h>
 
 #include "config.h"
-#include "standin.h"
+#include "bot.h"
 #include "daemon.h"
 #include "file.h"
 #include "log.h"
@@ -61,9 +62,10 @@ int main(int argc, char **argv)
 	const char *state_dir = NULL, *env_file = NULL, *listen = NULL;
 	struct node_config cfg;
 	struct node_daemon *d = NULL;
-	struct bot_standin bot = { .log_fd = -1 };
+	struct bot *bot = NULL;
+	struct bot_config bcfg = { 0 };
 	struct node_cluster_runner runner = {
-		.start = bot_standin_start, .stop = bot_standin_stop, .ctx = &bot,
+		.start = bot_runner_start, .stop = bot_runner_stop, .status = bot_runner_status,
 	};
 	struct ev_loop *loop;
 	ev_signal sigint, sigterm;
@@ -109,16 +111,33 @@ int main(int argc, char **argv)
 	if (listen)
 		snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", listen);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* The RPC server's hard connection limit is what descriptors
+		 * allow (rpc.h): take what the system grants. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	loop = EV_DEFAULT;
+	bcfg.api_url = getenv("TELEGRAM_API_URL");
+	bcfg.runner_log = getenv("CONSTELLA_TEST_RUNNER_LOG");
+	if (getenv("CONSTELLA_BOT_POLL_TIMEOUT"))
+		bcfg.poll_timeout = atof(getenv("CONSTELLA_BOT_POLL_TIMEOUT"));
+	if ((r = bot_new(loop, &bcfg, &bot))) {
+		cst_err(r == -EINVAL ? "TELEGRAM_API_URL: must be http(s)://HOST[:PORT][/PATH]"
+				     : "CONSTELLA_TEST_RUNNER_LOG: %s", strerror(-r));
+		goto out;
+	}
+	runner.ctx = bot;
 	if ((r = node_daemon_new(loop, &cfg, &runner, &d, err, sizeof(err)))) {
 		cst_err("cannot start: %s", err);
 		goto out;
 	}
 	/* The runner only runs from the loop, so it is ready in time. */
-	if ((r = bot_standin_init(&bot, node_daemon_name(d), getenv("CONSTELLA_TEST_RUNNER_LOG")))) {
-		cst_err("CONSTELLA_TEST_RUNNER_LOG: %s", strerror(-r));
-		goto out;
-	}
+	bot_attach(bot, d, node_daemon_name(d));
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	sigint.data = sigterm.data = d;
@@ -128,7 +147,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	node_daemon_free(d);
-	bot_standin_deinit(&bot);
+	bot_free(bot);
 	node_config_clear(&cfg);
 	if (dotenv) {
 		sodium_memzero(dotenv, dlen);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "botstate.h"
 #include "cli.h"
 #include "cluster.h"
 #include "control.h"
@@ -30,6 +31,8 @@ struct node_daemon {
 	struct rpc_client *cli;
 	struct node_control_server *ctl;
 	struct node_cluster *cluster;
+	struct node_botstate *botstate;
+	struct node_cluster_runner runner;
 	struct node_telemetry *tel;
 	struct node_join_seed *seed;
 	struct node_overlay *ov;      /* NULL: the network has no overlay */
@@ -42,6 +45,16 @@ static void on_joined(void *user, const struct node_peer *joiner)
 
 	node_cluster_member_added(d->cluster, joiner->node_id);
 	node_overlay_changed(d->ov);
+}
+
+/* The sealed join reply carries the bot token and owner binding. */
+static cJSON *on_join_extra(void *user)
+{
+	struct node_daemon *d = user;
+	cJSON *extra = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(extra, "bot", node_botstate_join_json(d->botstate));
+	return extra;
 }
 
 /* The membership table changed: the overlay follows it. */
@@ -93,10 +106,19 @@ static cJSON *on_control(void *user, const cJSON *req)
 	if (d->tel && node_telemetry_control(d->tel, d->ctl, cmd->valuestring, req, &o))
 		return o;
 	if (!strcmp(cmd->valuestring, "status")) {
-		cJSON *st = node_cluster_status_json(d->cluster);
+		cJSON *st = node_cluster_status_json(d->cluster), *bot;
 
-		if (st)
+		if (st) {
 			cJSON_AddItemToObject(st, "vpn", node_overlay_status_json(d->ov));
+			/* the bot as this node sees it (never the token) */
+			bot = d->runner.status ? d->runner.status(d->runner.ctx) : NULL;
+			if (!bot) {
+				bot = cJSON_CreateObject();
+				cJSON_AddStringToObject(bot, "state", "stopped");
+			}
+			node_botstate_status_fill(d->botstate, bot);
+			cJSON_AddItemToObject(st, "bot", bot);
+		}
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "ok", 1);
 		cJSON_AddItemToObject(o, "status", st);
@@ -112,6 +134,8 @@ static cJSON *on_control(void *user, const cJSON *req)
 		cJSON_AddItemToObject(o, "overlay", v);
 		return o;
 	}
+	if (!strcmp(cmd->valuestring, "bot-token-set"))
+		return node_botstate_control(d->botstate, req);
 	if (!strcmp(cmd->valuestring, "remove")) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
 		struct node_peer *p;
@@ -190,6 +214,8 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		return -ENOMEM;
 	d->loop = loop;
 	d->cfg = cfg;
+	if (runner)
+		d->runner = *runner;
 	if ((r = node_state_load(cfg->state_dir, &d->st, err, errlen)))
 		goto fail;
 	if ((r = node_state_read_node_id(cfg->state_dir, d->node_id))) {
@@ -224,7 +250,8 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		goto fail;
 	}
 	{
-		struct node_join_seed_ops so = { .joined = on_joined, .ctx = d };
+		struct node_join_seed_ops so = { .joined = on_joined, .reply_extra = on_join_extra,
+						 .ctx = d };
 
 		if (d->ov) {
 			/* the seed asks the hub through the overlay room */
@@ -247,6 +274,9 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 		snprintf(err, errlen, "cluster engine: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = node_botstate_new(loop, cfg, &d->st, d->node_id, d->srv, d->cli, d->cluster,
+				   &d->botstate, err, errlen)))
+		goto fail;
 	node_cluster_set_observer(d->cluster, on_membership, d);
 	if (d->ov && (r = node_overlay_attach(d->ov, d->srv, d->cli))) {
 		snprintf(err, errlen, "overlay RPC: %s", strerror(-r));
@@ -293,6 +323,14 @@ const char *node_daemon_name(const struct node_daemon *d)
 	return p ? p->name : "?";
 }
 
+struct ev_loop *node_daemon_loop(const struct node_daemon *d) { return d->loop; }
+const struct node_config *node_daemon_config(const struct node_daemon *d) { return d->cfg; }
+struct node_state *node_daemon_state(struct node_daemon *d) { return &d->st; }
+const char *node_daemon_self_id(const struct node_daemon *d) { return d->node_id; }
+struct rpc_client *node_daemon_rpc(struct node_daemon *d) { return d->cli; }
+struct node_cluster *node_daemon_cluster(struct node_daemon *d) { return d->cluster; }
+struct node_botstate *node_daemon_botstate(struct node_daemon *d) { return d->botstate; }
+
 int node_daemon_shutdown(struct node_daemon *d)
 {
 	return node_cluster_shutdown(d->cluster);
@@ -308,6 +346,7 @@ void node_daemon_free(struct node_daemon *d)
 	if (d->cli)
 		rpc_client_free(d->cli);
 	node_cluster_free(d->cluster);
+	node_botstate_free(d->botstate);
 	if (d->srv)
 		rpc_server_free(d->srv);
 	node_join_seed_free(d->seed);

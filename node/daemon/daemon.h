@@ -21,6 +21,17 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 unsigned node_daemon_port(const struct node_daemon *d);
 /* This node's name (its record in the state). */
 const char *node_daemon_name(const struct node_daemon *d);
+/* What the bot (bot/) works with; valid while the daemon lives. The state
+ * is the daemon's own: read it, change it only through the cluster engine. */
+struct node_botstate;
+struct rpc_client;
+struct ev_loop *node_daemon_loop(const struct node_daemon *d);
+const struct node_config *node_daemon_config(const struct node_daemon *d);
+struct node_state *node_daemon_state(struct node_daemon *d);
+const char *node_daemon_self_id(const struct node_daemon *d);
+struct rpc_client *node_daemon_rpc(struct node_daemon *d);
+struct node_cluster *node_daemon_cluster(struct node_daemon *d);
+struct node_botstate *node_daemon_botstate(struct node_daemon *d);
 /* Begins a clean stop; 1 when the loop should run a moment longer (the
  * bot lease is being handed back). */
 int node_daemon_shutdown(struct node_daemon *d);

@@ -304,3 +304,45 @@ void node_invites_unlock(int fd)
 	if (fd >= 0)
 		close(fd);
 }
+
+int node_invite_issue(const char *dir, const struct node_state *st, const char *self_id,
+		      int64_t now, uint64_t ttl_s, char *link, size_t cap,
+		      char id[NODE_INVITE_SHORT_ID + 1])
+{
+	const struct node_peer *self = node_state_find_peer((struct node_state *)st, self_id);
+	struct node_invites inv = { 0 };
+	struct node_joinlink l = { 0 };
+	struct node_invite *iv;
+	const char *colon;
+	char err[256];
+	int lock, r;
+
+	if (!self || !(colon = strrchr(self->addr, ':')))
+		return -ENOENT;
+	/* The link's host:port is this node's public address; IPv6 brackets
+	 * are stripped (the formatter adds them back). */
+	snprintf(l.host, sizeof(l.host), "%.*s", (int)(colon - self->addr), self->addr);
+	if (l.host[0] == '[') {
+		size_t n = strlen(l.host);
+
+		memmove(l.host, l.host + 1, n);
+		if (n >= 2 && l.host[n - 2] == ']')
+			l.host[n - 2] = '\0';
+	}
+	l.port = (uint16_t)atoi(colon + 1);
+	snprintf(l.network_id, sizeof(l.network_id), "%s", st->network_id);
+	if ((lock = node_invites_lock(dir)) < 0)
+		return lock;
+	if ((r = node_invites_load(dir, &inv, err, sizeof(err))) ||
+	    (r = node_invites_create(&inv, now, ttl_s, &iv)) || (r = node_invites_save(dir, &inv)))
+		goto out;
+	memcpy(l.token, iv->token, NODE_TOKEN_LEN);
+	memcpy(id, iv->id, NODE_INVITE_SHORT_ID + 1);
+	l.ttl_s = ttl_s;
+	r = node_joinlink_format(&l, link, cap) ? -EINVAL : 0;
+out:
+	node_joinlink_clear(&l);
+	node_invites_unlock(lock);
+	node_invites_clear(&inv);
+	return r;
+}

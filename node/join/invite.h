@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "joinlink.h"
+#include "state.h"
 
 #define NODE_TOKEN_ID_LEN 32   /* bytes of the full token id */
 #define NODE_INVITE_SHORT_ID 12 /* hex digits shown to people */
@@ -53,6 +54,15 @@ enum node_invite_check node_invite_check(const struct node_invite *iv, int64_t n
 const char *node_invite_check_str(enum node_invite_check c);
 
 void node_invites_clear(struct node_invites *inv);
+
+/* Issues a new invite as `constella invite` does: under the invites lock,
+ * a fresh token valid for ttl_s, saved, and its join link (to the node's own
+ * address, self's entry in st) formatted into link (>= 512 bytes; a secret:
+ * the caller wipes it). id gets the short id. 0 or -errno (-ENOENT: self
+ * not in st). */
+int node_invite_issue(const char *dir, const struct node_state *st, const char *self_id,
+		      int64_t now, uint64_t ttl_s, char *link, size_t cap,
+		      char id[NODE_INVITE_SHORT_ID + 1]);
 
 /* Takes an exclusive flock on dir/invites.lock (the CLI and the daemon both
  * read-modify-write invites.json). Returns the fd (>= 0) or -errno. */

@@ -426,8 +426,12 @@ enum node_join_result node_join_finish(const char *state_dir, struct node_state 
 	    !cJSON_AddStringToObject(ji, "overlay_addr", joiner->overlay_addr) ||
 	    !cJSON_AddStringToObject(ji, "observed", p->observed) ||
 	    !cJSON_AddStringToObject(ji, "addr_reason", reason) ||
-	    !(out = cJSON_CreateObject()) || !cJSON_AddBoolToObject(out, "ok", 1) ||
-	    node_join_seal(&p->k, st->network_id, inner, out))
+	    !(out = cJSON_CreateObject()) || !cJSON_AddBoolToObject(out, "ok", 1))
+		goto out;
+	for (const cJSON *x = p->extra ? p->extra->child : NULL; x; x = x->next)
+		if (x->string)
+			cJSON_AddItemToObject(inner, x->string, cJSON_Duplicate(x, 1));
+	if (node_join_seal(&p->k, st->network_id, inner, out))
 		goto out;
 	*reply = out;
 	out = NULL;
@@ -491,6 +495,8 @@ int node_join_reply_open(const struct node_joinlink *l, const cJSON *reply,
 			snprintf(err, errlen, "the seed's reply has a malformed \"join\" member");
 			return -EINVAL;
 		}
+		if (cJSON_GetObjectItemCaseSensitive(inner, "bot"))
+			out->bot = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(inner, "bot"), 1);
 	}
 	text = cJSON_PrintUnformatted(inner);
 	cJSON_Delete(inner);

@@ -65,6 +65,8 @@ struct node_join_pending {
 	int public_seen;              /* ... and the seed saw the join come from it */
 	int needs_overlay;            /* the network has a hub: allocate an address */
 	char message[512];            /* a refusal's full reason, when more precise */
+	const cJSON *extra;           /* members added to the sealed reply (the bot
+				       * settings, "bot"); the caller's, may be NULL */
 };
 void node_join_pending_clear(struct node_join_pending *p);
 
@@ -103,6 +105,8 @@ struct node_join_outcome {
 	char overlay_addr[64];   /* empty without an overlay */
 	char observed[64];       /* the source the seed saw */
 	char addr_reason[256];   /* why addr is not the given public address, or "" */
+	cJSON *bot;              /* the reply's "bot" member (the bot settings,
+				  * node/botstate/), a copy the caller deletes; NULL when absent */
 };
 /* Joiner: opens the seed's reply into st (network, secret, peers, vpn) and,
  * when out is not NULL, the seed's decision. */

@@ -90,6 +90,22 @@ static void on_call_abort(void *user, struct rpc_call *call)
 	w->call = NULL;
 }
 
+/* node_join_finish with the daemon's extra members (the bot settings) in
+ * the sealed reply. */
+static enum node_join_result seed_finish(struct node_join_seed *s, struct node_join_pending *p,
+					 int64_t now, const char *overlay_addr, cJSON **reply,
+					 struct node_peer *joiner)
+{
+	cJSON *extra = s->ops.reply_extra ? s->ops.reply_extra(s->ops.ctx) : NULL;
+	enum node_join_result r;
+
+	p->extra = extra;
+	r = node_join_finish(s->state_dir, s->st, p, now, overlay_addr, reply, joiner);
+	p->extra = NULL;
+	cJSON_Delete(extra); /* may hold the bot token: freed, not wiped (cJSON) */
+	return r;
+}
+
 static void on_allocated(void *user, int err, const char *overlay_addr, const char *message)
 {
 	struct seed_join *w = user;
@@ -107,8 +123,7 @@ static void on_allocated(void *user, int err, const char *overlay_addr, const ch
 		seed_refuse(w->call, w->peer, NODE_JOIN_OVERLAY, why);
 		goto out;
 	}
-	r = node_join_finish(s->state_dir, s->st, &w->p, (int64_t)time(NULL), overlay_addr, &reply,
-			     &joiner);
+	r = seed_finish(s, &w->p, (int64_t)time(NULL), overlay_addr, &reply, &joiner);
 	if (r != NODE_JOIN_OK)
 		seed_refuse(w->call, w->peer, r, NULL);
 	else
@@ -138,7 +153,7 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 		goto done;
 	}
 	if (!w->p.needs_overlay) {
-		r = node_join_finish(s->state_dir, s->st, &w->p, now, NULL, &reply, &joiner);
+		r = seed_finish(s, &w->p, now, NULL, &reply, &joiner);
 		if (r != NODE_JOIN_OK)
 			seed_refuse(call, w->peer, r, NULL);
 		else

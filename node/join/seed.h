@@ -25,6 +25,9 @@ struct node_join_seed_ops {
 	void *alloc_ctx;
 	/* A joiner was admitted (st saved): spread it, reconcile. */
 	void (*joined)(void *ctx, const struct node_peer *joiner);
+	/* Members to add to the sealed reply (the bot settings); the seed
+	 * deletes them. May be NULL. */
+	cJSON *(*reply_extra)(void *ctx);
 	void *ctx;
 };
 

@@ -208,13 +208,29 @@ int node_state_from_json(struct node_state *st, const char *text, size_t len, ch
 {
 	struct node_state tmp;
 	const cJSON *peers, *p, *lease;
-	cJSON *root;
+	const char *end = NULL;
+	cJSON *root = NULL;
 	int64_t v;
 	int r = -EINVAL;
 
 	memset(&tmp, 0, sizeof(tmp));
-	root = cJSON_ParseWithLength(text, len);
-	if (!root || !cJSON_IsObject(root)) {
+	if (!len) {
+		snprintf(err, errlen, "empty (truncated?)");
+		goto out;
+	}
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!root) {
+		size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+		size_t last = len;
+
+		while (last && (text[last - 1] == ' ' || text[last - 1] == '\n' ||
+				text[last - 1] == '\r' || text[last - 1] == '\t'))
+			last--;
+		snprintf(err, errlen, "not valid JSON (%s at byte %zu of %zu)",
+			 !last || text[last - 1] != '}' ? "truncated" : "corrupt", at, len);
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
 		snprintf(err, errlen, "not a JSON object");
 		goto out;
 	}
@@ -388,7 +404,15 @@ int node_state_load(const char *dir, struct node_state *st, char *err, size_t er
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	r = node_state_from_json(st, text, len, err, errlen);
+	{
+		char why[200];
+
+		/* Never a silent new start: the file names the network, holds
+		 * its secret, and a fresh one would be another network. */
+		if ((r = node_state_from_json(st, text, len, why, sizeof(why))))
+			snprintf(err, errlen, "%s: %s; nothing changed: restore it, or move %s "
+				 "away and join again", path, why, dir);
+	}
 	sodium_memzero(text, len);
 	free(text);
 	return r;

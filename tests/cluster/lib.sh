@@ -1,7 +1,7 @@
 # Shared helpers for the cluster tests: N node namespaces, each with one veth
-# (eth0, 10.230.0.I/24) into a bridge that lives in an extra "switch"
-# namespace; daemons started, stopped and SIGKILLed by PID; partitions with
-# iptables inside the node namespaces; status polling with bounded waits; the
+# (eth0, 10.230.0.I) to an extra router namespace (see net_up); daemons
+# started, stopped and SIGKILLed by PID; partitions with iptables inside the
+# node namespaces; status polling with bounded waits; the
 # runner-log checker (runlog.py). Everything the test creates is removed by
 # the EXIT trap.
 #
@@ -32,9 +32,12 @@ FAILS=0
 
 cleanup() {
 	set +e
+	declare -F test_cleanup >/dev/null && test_cleanup
 	for i in "${!DPID[@]}"; do kill -9 "${DPID[$i]}" 2>/dev/null; done
 	for i in "${!DPID[@]}"; do wait "${DPID[$i]}" 2>/dev/null; done
 	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	# KEEP_WORK=DIR keeps the logs and state files (debugging)
+	[ -n "${KEEP_WORK:-}" ] && cp -r "$WORK" "$KEEP_WORK" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,13 +48,30 @@ ok() { echo "ok: $*"; }
 mono() { python3 -c 'import time; print(time.monotonic_ns())'; }
 addr() { echo "10.230.0.$1"; }
 
-# net_up N: the switch namespace with its bridge, and nodes 1..N
+# net_up N: the router namespace and nodes 1..N. Each node has one veth
+# (eth0, 10.230.0.I/32) to the router, which routes between them; the gateway
+# address 10.229.0.1 sits on every router port. Routed, not bridged: on a
+# bridge every node keeps an ARP entry for every node it talks to, and the
+# kernel's neighbour table is one table for all namespaces (gc_thresh3, 1024
+# entries by default): at about 33 nodes talking all to all it overflows
+# ("neighbour: arp_cache: neighbor table overflow!" in dmesg, ENOBUFS on
+# send) and breaks every namespace test on the machine. Routed, there are 2N
+# entries. TOPO=bridge builds the old bridge (10.230.0.I/24 on br0) instead.
 net_up() {
 	local i
 	ip netns add "$SW" && NSS+=("$SW") || { echo "FAIL: cannot create namespace $SW"; exit 1; }
 	ip -n "$SW" link set lo up
-	ip -n "$SW" link add br0 type bridge
-	ip -n "$SW" link set br0 up
+	if [ "${TOPO:-routed}" = bridge ]; then
+		ip -n "$SW" link add br0 type bridge
+		ip -n "$SW" link set br0 up
+	else
+		ip netns exec "$SW" sysctl -qw net.ipv4.ip_forward=1
+		# A "br0" all the same (a bridge without ports): an address a
+		# test puts on it (tests/bot's emulator, 10.230.0.254/24) is the
+		# router's own, reached by every node through its default route.
+		ip -n "$SW" link add br0 type bridge
+		ip -n "$SW" link set br0 up
+	fi
 	for i in $(seq "$1"); do
 		NS[$i]=cs$SUF-n$i
 		ip netns add "${NS[$i]}" && NSS+=("${NS[$i]}") || { echo "FAIL: namespace ${NS[$i]}"; exit 1; }
@@ -59,26 +79,34 @@ net_up() {
 		# Both ends are created directly in their namespaces: the names
 		# never meet the host's or another test's.
 		ip link add eth0 netns "${NS[$i]}" type veth peer name p$i netns "$SW"
-		ip -n "$SW" link set p$i master br0
 		ip -n "$SW" link set p$i up
-		ip -n "${NS[$i]}" addr add "$(addr "$i")/24" dev eth0
 		ip -n "${NS[$i]}" link set eth0 up
+		if [ "${TOPO:-routed}" = bridge ]; then
+			ip -n "$SW" link set p$i master br0
+			ip -n "${NS[$i]}" addr add "$(addr "$i")/24" dev eth0
+		else
+			ip -n "$SW" addr add 10.229.0.1/32 dev p$i
+			ip -n "$SW" route add "$(addr "$i")/32" dev p$i
+			ip -n "${NS[$i]}" addr add "$(addr "$i")/32" dev eth0
+			ip -n "${NS[$i]}" route add 10.229.0.1/32 dev eth0
+			ip -n "${NS[$i]}" route add default via 10.229.0.1 dev eth0
+		fi
 	done
-	# The bridge forwards once its ports are up; prove it before going on.
+	# Forwarding works once the ports are up; prove it before going on.
 	for _ in $(seq 50); do
 		ip netns exec "${NS[1]}" ping -c1 -W1 "$(addr "$1")" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "FAIL: bridge does not forward between node 1 and node $1"; exit 1
+	echo "FAIL: node 1 cannot reach node $1"; exit 1
 }
 
 # nsx I CMD...: run CMD in node I's namespace
 nsx() { local i=$1; shift; ip netns exec "${NS[$i]}" "$@"; }
 
 # daemon_start I [VAR=VALUE...]: constellad for node I in its namespace,
-# stand-in runner logging to $RUNLOG; waits (5 s) until it listens.
+# bot runner logging to $RUNLOG; waits (5 s) until it listens.
 daemon_start() {
-	local i=$1 before; shift
+	local i=$1 before n; shift
 	before=$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null); before=${before:-0}
 	# The subshell execs ip, which execs env, which execs constellad:
 	# $! is the daemon's own PID.
@@ -88,7 +116,8 @@ daemon_start() {
 		>>"$WORK/n$i.log" 2>&1) &
 	DPID[$i]=$!
 	for _ in $(seq 50); do
-		if [ "$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null)" -gt "$before" ]; then
+		n=$(grep -c "listening on" "$WORK/n$i.log" 2>/dev/null)
+		if [ "${n:-0}" -gt "$before" ]; then
 			# kill -9 must hit the daemon itself, not a wrapper
 			[ "$(cat "/proc/${DPID[$i]}/comm" 2>/dev/null)" = constellad ] && return 0
 			fail "PID ${DPID[$i]} of n$i is $(cat "/proc/${DPID[$i]}/comm" 2>/dev/null), not constellad"
@@ -226,11 +255,37 @@ heal() {
 	for i in $1; do nsx "$i" iptables -F INPUT; nsx "$i" iptables -F OUTPUT; done
 }
 
+# loss_on P "I J ...": each listed node's link loses a random fraction P of
+# the packets it sends, as netem on the link's egress would (iptables
+# statistic match: this kernel has no netem), so every packet between two
+# nodes is lost with probability P; loss_off "I J ...": the rules removed
+loss_on() {
+	local i
+	for i in $2; do
+		nsx "$i" iptables -A OUTPUT -o eth0 -m statistic --mode random --probability "$1" -j DROP
+	done
+}
+loss_off() { heal "$1"; }
+
+# count_in_logs PATTERN: lines matching PATTERN in all daemon logs
+count_in_logs() { cat "$WORK"/n*.log 2>/dev/null | grep -c -- "$1"; }
+
 # runlog ARGS...: the runner-log checker; KILLS are passed along
 runlog() {
 	local k args=()
 	for k in "${KILLS[@]}"; do args+=(--kill "$k"); done
 	python3 "$HERE/runlog.py" "$RUNLOG" "$@" "${args[@]}" --now "$(mono)"
+}
+
+# join_nodes "I J ..." [JOIN ARGS]: each listed node joins by an invite of
+# node 1 (its daemon must run) and starts its daemon; exits on failure
+join_nodes() {
+	local i nodes=$1; shift
+	for i in $nodes; do
+		LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
+		cluster_join "$i" "$LINK" "$@" || finish
+		daemon_start "$i" || finish
+	done
 }
 
 # finish: the verdict; daemon logs' tails when something failed
@@ -241,11 +296,7 @@ four_nodes() {
 	net_up 4
 	cluster_init 1 || finish
 	daemon_start 1 || finish
-	for i in 2 3 4; do
-		LINK=$(invite 1) || { fail "invite: $(cat "$WORK/invite.err")"; finish; }
-		cluster_join "$i" "$LINK" || finish
-		daemon_start "$i" || finish
-	done
+	join_nodes "2 3 4"
 	wait_group "1 2 3 4" n1,n2,n3,n4 20 || { fail "4 nodes did not agree within 20 s"; finish; }
 	ok "4 alive after ${G_SECS}s; leader $G_LEADER, lease $G_OWNER (epoch $G_EPOCH)"
 }

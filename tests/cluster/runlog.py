@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the stand-in bot runner log (CONSTELLA_TEST_RUNNER_LOG).
+"""Checks the bot runner log (CONSTELLA_TEST_RUNNER_LOG).
 
 Each daemon appends `start NAME EPOCH MONO_NS` and `stop NAME EPOCH MONO_NS`
 (CLOCK_MONOTONIC, shared by all namespaces). A daemon killed with SIGKILL

@@ -1,11 +1,13 @@
 /* The bot lease and the membership rules on simulated time: scenario tests
  * of each rule, then a simulated 4-node network with lossy, delayed
  * messages, kills and restarts, checked at every step for two runners. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gossip.h"
 #include "lease.h"
 #include "membership.h"
 #include "test.h"
@@ -143,6 +145,28 @@ static void test_lease_holder_that_no_longer_leads_releases_and_leader_takes_it_
 	node_lease_deinit(&n);
 }
 
+/* A member that comes alive while the runner runs gets ttl to acknowledge:
+ * the runner does not stop the moment it appears. */
+static void test_lease_member_coming_alive_gets_ttl_to_acknowledge(void)
+{
+	struct node_lease l;
+	const char *one[] = { B }, *two[] = { B, C };
+
+	node_lease_init(&l, A, 4, 0, 0);
+	node_lease_step(&l, 1, one, 1, 0);
+	node_lease_on_ack(&l, B, 1, 0);
+	CHECK(node_lease_step(&l, 1, one, 1, 0.1) & NODE_LEASE_START);
+	node_lease_on_ack(&l, B, 1, 1);
+	CHECK_EQ_INT(node_lease_step(&l, 1, two, 2, 1.5) & NODE_LEASE_STOP, 0); /* C appears */
+	node_lease_on_ack(&l, B, 1, 2);
+	node_lease_on_ack(&l, B, 1, 3);
+	node_lease_on_ack(&l, B, 1, 4);
+	CHECK_EQ_INT(node_lease_step(&l, 1, two, 2, 5.0) & NODE_LEASE_STOP, 0);
+	/* C never acknowledged: stopped before 1.5 + ttl */
+	CHECK(node_lease_step(&l, 1, two, 2, 5.3) & NODE_LEASE_STOP);
+	node_lease_deinit(&l);
+}
+
 static void test_lease_restart_waits_for_grace_unless_it_hears_the_lease(void)
 {
 	struct node_lease l;
@@ -164,46 +188,198 @@ static void test_mship_down_after_silence_and_suspicion_until_direct_word(void)
 {
 	struct node_mship m;
 
-	node_mship_init(&m, A, 1, 6, 0);
-	CHECK_EQ_INT(node_mship_status(&m, B, 1), NODE_MSHIP_UNKNOWN);
-	CHECK_EQ_INT(node_mship_status(&m, B, 7), NODE_MSHIP_DOWN);
-	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 1, 7), 1);
-	CHECK_EQ_INT(node_mship_status(&m, B, 7), NODE_MSHIP_ALIVE);
-	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 0, 9), 0); /* no advance */
-	CHECK_EQ_INT(node_mship_status(&m, B, 13), NODE_MSHIP_ALIVE);
-	CHECK_EQ_INT(node_mship_status(&m, B, 13.1), NODE_MSHIP_DOWN);
-	CHECK_EQ_INT(node_mship_observe(&m, B, 4, 99, 0, 14), 0); /* older generation */
-	CHECK_EQ_INT(node_mship_observe(&m, B, 6, 0, 0, 14), 1);  /* restarted */
-	node_mship_suspect(&m, B);
-	CHECK_EQ_INT(node_mship_status(&m, B, 14), NODE_MSHIP_DOWN);
-	node_mship_observe(&m, B, 6, 1, 0, 15); /* relayed: still suspect */
-	CHECK_EQ_INT(node_mship_status(&m, B, 15), NODE_MSHIP_DOWN);
-	node_mship_observe(&m, B, 6, 2, 1, 16);
-	CHECK_EQ_INT(node_mship_status(&m, B, 16), NODE_MSHIP_ALIVE);
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* never heard: unknown, and it stays so (no evidence it ever ran) */
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 1), NODE_MSHIP_UNKNOWN);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 100), NODE_MSHIP_UNKNOWN);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 0, 1, 7), 1);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 7), NODE_MSHIP_ALIVE);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 5, 1, 0, 0, 9), 0); /* no advance */
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 13), NODE_MSHIP_ALIVE);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 13.1), NODE_MSHIP_DOWN);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 4, 99, 0, 0, 14), 0); /* older generation */
+	CHECK_EQ_INT(node_mship_observe(&m, B, 6, 0, 0, 0, 14), 1);  /* restarted */
+	node_mship_suspect(&m, B, NODE_MSHIP_LEASE_LAPSED);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 14), NODE_MSHIP_DOWN);
+	node_mship_observe(&m, B, 6, 1, 0, 0, 15); /* relayed: still suspect */
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 15), NODE_MSHIP_DOWN);
+	node_mship_observe(&m, B, 6, 2, 0, 1, 16);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 16), NODE_MSHIP_ALIVE);
 	node_mship_deinit(&m);
 }
 
-static void test_mship_leader_is_smallest_priority_then_id_among_not_down(void)
+static void test_mship_relayed_counter_counts_from_when_it_was_fresh(void)
+{
+	struct node_mship m;
+
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* relayed, 5 s old: alive for one more second only */
+	CHECK_EQ_INT(node_mship_observe(&m, B, 9, 3, 5, 0, 20), 1);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 21), NODE_MSHIP_ALIVE);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 21.1), NODE_MSHIP_DOWN);
+	/* a dead node's last counter, relayed late, is down at once */
+	CHECK_EQ_INT(node_mship_observe(&m, C, 9, 3, 30, 0, 20), 1);
+	CHECK_EQ_INT(node_mship_status(&m, C, 3, 20), NODE_MSHIP_DOWN);
+	node_mship_deinit(&m);
+}
+
+static void test_mship_record_without_counter_is_no_evidence(void)
+{
+	struct node_mship m;
+
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* a digest entry for a member whose daemon never ran: gen 0 */
+	CHECK_EQ_INT(node_mship_observe(&m, B, 0, 0, 0, 0, 20), 0);
+	CHECK_EQ_INT(node_mship_observe(&m, B, 0, 7, 0, 0, 20), 0);
+	CHECK_EQ_INT(node_mship_status(&m, B, 3, 20), NODE_MSHIP_UNKNOWN);
+	node_mship_deinit(&m);
+}
+
+static void test_mship_fail_timeout_grows_with_log_of_members(void)
+{
+	struct node_mship m;
+
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	CHECK(node_mship_fail_after(&m, 4) == 6);
+	CHECK(node_mship_fail_after(&m, 16) == 6);
+	CHECK(node_mship_fail_after(&m, 17) == 7);
+	CHECK(node_mship_fail_after(&m, 100) == 9);
+	CHECK(node_mship_fail_after(&m, 1000) == 12);
+	node_mship_deinit(&m);
+}
+
+static void add_peer(struct node_state *st, const char *name, const char *id, int prio)
+{
+	struct node_peer p = { 0 };
+
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.node_id, sizeof(p.node_id), "%s", id);
+	p.priority = prio;
+	node_state_upsert_peer(st, &p);
+}
+
+static void test_mship_leader_is_smallest_priority_then_id_among_alive(void)
 {
 	struct node_state st = { 0 };
 	struct node_mship m;
-	struct node_peer p = { 0 };
 
-	strcpy(p.name, "a"); strcpy(p.node_id, A); p.priority = 5;
-	node_state_upsert_peer(&st, &p);
-	strcpy(p.name, "b"); strcpy(p.node_id, B); p.priority = 1;
-	node_state_upsert_peer(&st, &p);
-	strcpy(p.name, "c"); strcpy(p.node_id, C); p.priority = 1;
-	node_state_upsert_peer(&st, &p);
-	node_mship_init(&m, A, 1, 6, 0);
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 1)].name, "b"); /* unknowns count */
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 7)].name, "a"); /* now down */
-	node_mship_observe(&m, C, 1, 1, 1, 7);
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 7)].name, "c");
-	node_mship_observe(&m, B, 1, 1, 1, 7);
-	CHECK_STR(st.peers[node_mship_leader(&m, &st, 7)].name, "b");
+	add_peer(&st, "a", A, 5);
+	add_peer(&st, "b", B, 1);
+	add_peer(&st, "c", C, 1);
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	/* b and c joined after a started: they bring their counters once
+	 * they run */
+	CHECK_EQ_INT(node_mship_leader(&m, &st, 1), 0);
+	/* starting, and b a member at start not heard yet: a does not lead
+	 * over it, and the lease waits for it */
+	node_mship_known_at_start(&m, B);
+	CHECK_EQ_INT(node_mship_leader(&m, &st, 1), -2);
+	CHECK(node_mship_lease_waits_for(&m, B, 3, 1) && !node_mship_lease_waits_for(&m, C, 3, 1));
+	CHECK(!node_mship_lease_waits_for(&m, B, 3, 9));
+	/* after the startup window they are no evidence: a leads */
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 9)].name, "a");
+	node_mship_observe(&m, C, 1, 1, 0, 1, 9);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 9)].name, "c");
+	node_mship_observe(&m, B, 1, 1, 0, 1, 9);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 9)].name, "b");
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 15.1)].name, "a"); /* both down */
 	node_mship_deinit(&m);
 	node_state_clear(&st);
+}
+
+/* The issue's ghost: three nodes run, a fourth joins with the best
+ * priority but never starts. Its record (and digests naming it without a
+ * counter) reach everyone: the leader stays. */
+static void test_mship_ghost_member_never_leads(void)
+{
+	struct node_state st = { 0 };
+	struct node_mship m;
+
+	add_peer(&st, "a", A, 5);
+	add_peer(&st, "b", B, 5);
+	add_peer(&st, "g", "00000000000000000000000000000001", 0);
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	node_mship_observe(&m, B, 1, 1, 0, 1, 20);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 20)].name, "a");
+	node_mship_observe(&m, "00000000000000000000000000000001", 0, 0, 0, 0, 20);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 20)].name, "a");
+	CHECK_EQ_INT(node_mship_status(&m, "00000000000000000000000000000001", 3, 20),
+		     NODE_MSHIP_UNKNOWN);
+	node_mship_deinit(&m);
+	node_state_clear(&st);
+}
+
+static void test_mship_pick_draws_alive_members_and_sometimes_others(void)
+{
+	struct node_state st = { 0 };
+	struct node_mship m;
+	size_t out[3], n, hits[8] = { 0 }, others = 0;
+	char id[NODE_ID_HEX + 1];
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(id, sizeof(id), "%032x", i + 1);
+		add_peer(&st, id, id, 0);
+	}
+	node_mship_init(&m, st.peers[0].node_id, 1, 6, 1, 8, 0);
+	node_mship_seed(&m, 42);
+	/* nobody heard yet: anyone */
+	CHECK_EQ_INT(node_mship_pick(&m, &st, 2, 100, out), 2);
+	for (int i = 1; i < 6; i++)
+		node_mship_observe(&m, st.peers[i].node_id, 1, 1, 0, 1, 100);
+	for (int r = 0; r < 6000; r++) {
+		n = node_mship_pick(&m, &st, 2, 100, out);
+		CHECK(n == 2 || n == 3);
+		CHECK(out[0] != out[1] && out[0] != 0 && out[1] != 0);
+		for (size_t j = 0; j < n; j++) {
+			hits[out[j]]++;
+			others += out[j] >= 6;
+		}
+	}
+	/* alive 1..5 about 6000 * 2 / 5 each; the 2 others, with probability
+	 * 2 / 6 per round, about 2000 draws */
+	for (int i = 1; i < 6; i++)
+		CHECK(hits[i] > 2100 && hits[i] < 2700);
+	CHECK(others > 1800 && others < 2200);
+	node_mship_deinit(&m);
+	node_state_clear(&st);
+}
+
+/* A digest entry is one string: it round-trips, and anything but the one
+ * spelling of each number is refused (the whole digest with it). */
+static void test_gossip_digest_entries_round_trip_and_refuse_odd_spellings(void)
+{
+	static const char *const bad[] = {
+		"0123456789abcdef0123456789abcdef:01:2:3:4:5", /* leading zero */
+		"0123456789abcdef0123456789abcdeF:1:2:3:4:5",  /* upper case id */
+		"0123456789abcdef0123456789abcdef:1:2:3:4",    /* a field short */
+		"0123456789abcdef0123456789abcdef:1:2:3:4:5:6",
+		"0123456789abcdef0123456789abcdef:9007199254740993:2:3:4:5", /* > 2^53 */
+		"0123456789abcdef0123456789abcdef:+1:2:3:4:5",
+		"0123456789abcdef0123456789abcdef:1:2:3:4:5 ",
+		"0123456789abcdef0123456789abcde:1:2:3:4:5",
+	};
+	struct node_gossip_digest_entry *d;
+	cJSON *a = cJSON_CreateArray();
+	size_t n;
+
+	node_gossip_digest_add(a, B, 7, 9, 1.2345, 3, 42);
+	node_gossip_digest_add(a, A, 0, 0, 0, 1, 0);
+	CHECK_EQ_INT(node_gossip_parse_digest(a, &d, &n), 0);
+	CHECK_EQ_INT((int)n, 2);
+	CHECK_STR(d[0].id, A); /* sorted */
+	CHECK(d[1].gen == 7 && d[1].hb == 9 && d[1].ver == 3 && d[1].ack_ms == 42 &&
+	      fabs(d[1].age - 1.234) < 1e-9);
+	CHECK(node_gossip_digest_find(d, n, B) == &d[1] && !node_gossip_digest_find(d, n, C));
+	free(d);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *b = cJSON_Duplicate(a, 1);
+
+		cJSON_AddItemToArray(b, cJSON_CreateString(bad[i]));
+		CHECK_EQ_INT(node_gossip_parse_digest(b, &d, &n), -EINVAL);
+		CHECK(d == NULL && n == 0);
+		cJSON_Delete(b);
+	}
+	cJSON_Delete(a);
 }
 
 /* ---- a simulated network ---- */
@@ -260,7 +436,13 @@ static void sim_boot(int i, double now)
 	snprintf(sn[i].id, sizeof(sn[i].id), "%032x", i + 1);
 	sn[i].up = 1;
 	sn[i].gen++;
-	node_mship_init(&sn[i].m, sn[i].id, sn[i].gen, 6, now);
+	node_mship_init(&sn[i].m, sn[i].id, sn[i].gen, 6, 1, 8, now);
+	for (int j = 0; j < SIM_N; j++) {
+		char id[NODE_ID_HEX + 1];
+
+		snprintf(id, sizeof(id), "%032x", j + 1);
+		node_mship_known_at_start(&sn[i].m, id);
+	}
 	node_lease_init(&sn[i].l, sn[i].id, 4, 8, now);
 	sn[i].next_hb = now + 2 * rnd();
 	sn[i].asked = -1e9;
@@ -295,12 +477,12 @@ static void sim_deliver(double now, double loss)
 		}
 		switch (m.kind) {
 		case 0:
-			node_mship_observe(&d->m, sn[m.from].id, m.gen, m.hb, 1, now);
+			node_mship_observe(&d->m, sn[m.from].id, m.gen, m.hb, 0, 1, now);
 			break;
 		case 1:
 			if (node_lease_on_claim(&d->l, m.holder, m.epoch, now, &acts) ==
 			    NODE_LEASE_ACCEPT) {
-				node_mship_unsuspect(&d->m, m.holder);
+				node_mship_unsuspect(&d->m, m.holder, now);
 				sim_send((struct sim_msg){ .kind = 2, .from = m.to, .to = m.from,
 							   .epoch = m.epoch, .sent_at = m.sent_at },
 					 now, loss);
@@ -348,7 +530,7 @@ static void sim_tick(int i, const struct node_state *st, double now, double loss
 	int li;
 
 	if (node_lease_expired(&s->l, now))
-		node_mship_suspect(&s->m, s->l.holder);
+		node_mship_suspect(&s->m, s->l.holder, NODE_MSHIP_LEASE_LAPSED);
 	if (!s->l.settled && now - s->asked >= 1) {
 		s->asked = now;
 		for (int j = 0; j < SIM_N; j++)
@@ -366,7 +548,7 @@ static void sim_tick(int i, const struct node_state *st, double now, double loss
 	}
 	li = node_mship_leader(&s->m, st, now);
 	for (int j = 0; j < SIM_N; j++)
-		if (j != i && node_mship_status(&s->m, sn[j].id, now) != NODE_MSHIP_DOWN)
+		if (j != i && node_mship_lease_waits_for(&s->m, sn[j].id, SIM_N, now))
 			alive[na++] = sn[j].id;
 	acts = node_lease_step(&s->l, li == i, alive, na, now);
 	if (acts & (NODE_LEASE_SEND_CLAIM | NODE_LEASE_SEND_RELEASE)) {
@@ -467,6 +649,148 @@ static double sim_run(unsigned seed, double loss, double *max_failover)
 	return gap;
 }
 
+/* ---- gossip at 100 nodes: the detection bound of docs/cluster.md ---- */
+
+#define GS_N 100
+
+struct gs_node {
+	struct node_mship m;
+	double next;
+	int up;
+};
+
+static struct gs_node gs[GS_N];
+static struct node_state gs_st;
+
+/* b learns everything a knows (a's own counter and every relayed one, with
+ * its age), as a Gossip exchange carries it. */
+static void gs_push(int a, int b, double now)
+{
+	struct node_mship *ma = &gs[a].m, *mb = &gs[b].m;
+
+	node_mship_observe(mb, ma->self, ma->gen, ma->hb, 0, 1, now);
+	for (size_t i = 0; i < ma->n; i++) {
+		const struct node_mship_entry *e = &ma->e[i];
+
+		if (e->gen)
+			node_mship_observe(mb, e->node_id, e->gen, e->hb,
+					   node_mship_age(ma, e, now), 0, now);
+	}
+}
+
+/* Runs GS_N nodes gossiping (round 1 s, fan-out 2, T_fail(100) = 9 s) with
+ * a fraction loss of the exchanges lost, kills node 0 at kill_at; returns
+ * the worst staleness of a live member's counter seen anywhere, and in
+ * *false_downs / *detect the false suspicions and the time until every node
+ * counted node 0 down. */
+static double gs_run(unsigned seed, double loss, double kill_at, int *false_downs,
+		     double *detect)
+{
+	double worst = 0, dt = 0.01, fail;
+	int all_down_at = -1;
+
+	rng = seed;
+	memset(gs, 0, sizeof(gs));
+	*false_downs = 0;
+	for (int i = 0; i < GS_N; i++) {
+		node_mship_init(&gs[i].m, gs_st.peers[i].node_id, 1, 6, 1, 8, 0);
+		node_mship_seed(&gs[i].m, seed * 1000 + (unsigned)i + 1);
+		gs[i].next = rnd();
+		gs[i].up = 1;
+	}
+	fail = node_mship_fail_after(&gs[0].m, GS_N);
+	for (int step = 0; step * dt < kill_at + 12; step++) {
+		double now = step * dt;
+		int downs = 0;
+
+		if (now >= kill_at)
+			gs[0].up = 0;
+		for (int i = 0; i < GS_N; i++) {
+			size_t out[3], k;
+
+			if (!gs[i].up || now < gs[i].next)
+				continue;
+			gs[i].next += 1;
+			node_mship_beat(&gs[i].m);
+			k = node_mship_pick(&gs[i].m, &gs_st, NODE_MSHIP_FANOUT, now, out);
+			for (size_t j = 0; j < k; j++) {
+				int b = (int)out[j];
+
+				if (!gs[b].up || rnd() < loss)
+					continue;
+				gs_push(i, b, now);
+				if (rnd() >= loss) /* the answer */
+					gs_push(b, i, now);
+			}
+		}
+		if (step % 10 || now < 15)
+			continue;
+		/* every 0.1 s: who counts the killed node down; every 0.5 s: how
+		 * old each node's newest counter of each live member is */
+		for (int i = 1; i < GS_N && !gs[0].up; i++)
+			downs += node_mship_status(&gs[i].m, gs_st.peers[0].node_id, GS_N, now) ==
+				 NODE_MSHIP_DOWN;
+		for (int i = 0; i < GS_N && step % 50 == 0; i++) {
+			if (!gs[i].up)
+				continue;
+			for (int x = 0; x < GS_N; x++) {
+				const struct node_mship_entry *e;
+
+				if (x == i || !gs[x].up)
+					continue;
+				e = node_mship_get(&gs[i].m, gs_st.peers[x].node_id);
+				if (!e)
+					continue;
+				worst = fmax(worst, now - e->heard);
+				*false_downs += node_mship_status(&gs[i].m, gs_st.peers[x].node_id,
+								  GS_N, now) != NODE_MSHIP_ALIVE;
+			}
+		}
+		if (!gs[0].up && downs == GS_N - 1 && all_down_at < 0)
+			all_down_at = step;
+	}
+	*detect = all_down_at < 0 ? INFINITY : all_down_at * dt - kill_at;
+	for (int i = 0; i < GS_N; i++)
+		node_mship_deinit(&gs[i].m);
+	(void)fail;
+	return worst;
+}
+
+static void test_mship_simulated_100_nodes_no_false_down_and_bounded_detection(void)
+{
+	double worst_clean = 0, worst_lossy = 0, det = 0, d, bound;
+	int fd, fds = 0;
+
+	memset(&gs_st, 0, sizeof(gs_st));
+	for (int i = 0; i < GS_N; i++) {
+		char id[NODE_ID_HEX + 1];
+
+		snprintf(id, sizeof(id), "%032x", i + 1);
+		add_peer(&gs_st, id, id, 0);
+	}
+	for (unsigned seed = 1; seed <= 2; seed++) {
+		worst_clean = fmax(worst_clean, gs_run(seed, 0, 50, &fd, &d));
+		fds += fd;
+		det = fmax(det, d);
+		worst_lossy = fmax(worst_lossy, gs_run(seed + 10, 0.1, 50, &fd, &d));
+		fds += fd;
+		det = fmax(det, d);
+	}
+	{
+		struct node_mship m;
+
+		node_mship_init(&m, "x", 1, 6, 1, 8, 0);
+		bound = node_mship_fail_after(&m, GS_N) + 1; /* + one round */
+		node_mship_deinit(&m);
+	}
+	printf("gossip, 100 nodes: newest counter of a live member at most %.1f s old (%.1f s "
+	       "with 10%% of exchanges lost), %d false downs, a killed node down everywhere "
+	       "after %.1f s (bound %.1f s)\n", worst_clean, worst_lossy, fds, det, bound);
+	CHECK_EQ_INT(fds, 0);
+	CHECK(det <= bound + 0.05);
+	node_state_clear(&gs_st);
+}
+
 /* Partition {n0, n1} | {n2, n3} from 30 s to 60 s: each side runs its own
  * bot (a dead node and a cut one look alike), and a few heartbeats after the
  * heal there is one again, with the greatest epoch. */
@@ -542,8 +866,16 @@ int main(void)
 	RUN_TEST(test_lease_lesser_claim_is_refused_and_greater_one_fences_the_holder);
 	RUN_TEST(test_lease_holder_that_no_longer_leads_releases_and_leader_takes_it_at_once);
 	RUN_TEST(test_lease_restart_waits_for_grace_unless_it_hears_the_lease);
+	RUN_TEST(test_lease_member_coming_alive_gets_ttl_to_acknowledge);
 	RUN_TEST(test_mship_down_after_silence_and_suspicion_until_direct_word);
-	RUN_TEST(test_mship_leader_is_smallest_priority_then_id_among_not_down);
+	RUN_TEST(test_mship_relayed_counter_counts_from_when_it_was_fresh);
+	RUN_TEST(test_mship_record_without_counter_is_no_evidence);
+	RUN_TEST(test_mship_fail_timeout_grows_with_log_of_members);
+	RUN_TEST(test_mship_leader_is_smallest_priority_then_id_among_alive);
+	RUN_TEST(test_mship_ghost_member_never_leads);
+	RUN_TEST(test_mship_pick_draws_alive_members_and_sometimes_others);
+	RUN_TEST(test_mship_simulated_100_nodes_no_false_down_and_bounded_detection);
+	RUN_TEST(test_gossip_digest_entries_round_trip_and_refuse_odd_spellings);
 	RUN_TEST(test_lease_simulated_network_never_runs_two_bots);
 	RUN_TEST(test_lease_simulated_partition_and_heal);
 	return TEST_DONE();

@@ -274,9 +274,15 @@ static void test_rpc_http_forged_stale_future_rejected(void)
 	uint64_t now = FROZEN_NOW;
 	expect_raw(body, signed_headers(secret, body, now, 1), 401,
 		   "{\"ok\":false,\"error\":\"bad signature\"}");
+	/* well signed but stale: the answer says by how much, both ways */
 	expect_raw(body, signed_headers(secret, body, now - 16, 0), 401,
-		   "{\"ok\":false,\"error\":\"timestamp outside the accepted window\"}");
+		   "{\"ok\":false,\"error\":\"timestamp outside the accepted window: your clock is "
+		   "16 s behind this node's (limit ±15 s)\",\"skew_s\":-16}");
 	expect_raw(body, signed_headers(secret, body, now + 16, 0), 401,
+		   "{\"ok\":false,\"error\":\"timestamp outside the accepted window: your clock is "
+		   "16 s ahead of this node's (limit ±15 s)\",\"skew_s\":16}");
+	/* stale and forged: no details for strangers */
+	expect_raw(body, signed_headers(secret, body, now - 16, 1), 401,
 		   "{\"ok\":false,\"error\":\"timestamp outside the accepted window\"}");
 	/* signed for another body: the body hash is covered */
 	expect_raw("{\"method\":\"Echo\",\"params\":{\"x\":6}}", signed_headers(secret, body, now, 0),
@@ -414,6 +420,85 @@ static void test_rpc_http_handler_deadline_and_free_abort(void)
 	run_until(&r, 4);
 	CHECK(r.err < 0);
 	rpc_client_free(c);
+}
+
+/* Past the soft per-address limit a request is answered 503 with the
+ * reason (the client says -EBUSY) instead of a silent close or a timeout;
+ * the skew refusal of a well signed stale request names the sender's
+ * X-Constella-Node to the hook and gives the client the skew. */
+static struct rpc_refusal last_refusal;
+static char last_refusal_node[40];
+static void on_refusal(void *user, const struct rpc_refusal *r)
+{
+	(void)user;
+	last_refusal = *r;
+	snprintf(last_refusal_node, sizeof(last_refusal_node), "%s", r->node ? r->node : "");
+}
+static uint64_t late_clock(void *user)
+{
+	(void)user;
+	return FROZEN_NOW - 40;
+}
+struct skewres { int done, err; double skew; char msg[160]; };
+static void on_skew_done(void *user, int err, const cJSON *result, const char *message)
+{
+	struct skewres *r = user;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, "skew_s");
+	r->done = 1;
+	r->err = err;
+	r->skew = cJSON_IsNumber(v) ? v->valuedouble : 0;
+	snprintf(r->msg, sizeof(r->msg), "%s", message ? message : "");
+}
+
+static void test_rpc_http_busy_and_skew_refusals_say_why(void)
+{
+	struct rpc_server_stats st;
+	struct rpc_client *c;
+	struct result a, b;
+	struct skewres k = { 0 };
+	double end;
+
+	rpc_server_set_limits(srv, 0, 1);
+	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	rpc_client_set_clock(c, test_clock, NULL);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	/* the first call is parked (one connection); the second needs another */
+	CHECK_EQ_INT(rpc_client_call(c, addr, "Never", NULL, 2, on_done, &a), 0);
+	end = ev_time() + 2;
+	while (!never_call && ev_time() < end)
+		ev_run(loop, EVRUN_ONCE);
+	CHECK(never_call != NULL);
+	CHECK_EQ_INT(rpc_client_call(c, addr, "Echo", NULL, 2, on_done, &b), 0);
+	run_until(&b, 3);
+	CHECK_EQ_INT(b.err, -EBUSY);
+	CHECK(strstr(b.msg, "server busy: 2 connections open from 127.0.0.1 (limit 1 per address)"));
+	rpc_server_get_stats(srv, &st);
+	CHECK(st.refused_busy >= 1);
+	if (never_call) {
+		rpc_call_error(never_call, 500, "late");
+		never_call = NULL;
+	}
+	run_until(&a, 3);
+	rpc_client_free(c);
+	rpc_server_set_limits(srv, RPC_DEFAULT_MAX_CONNS, RPC_DEFAULT_MAX_PER_IP);
+
+	/* a member 40 s behind */
+	rpc_server_on_refusal(srv, on_refusal, NULL);
+	CHECK_EQ_INT(rpc_client_new(loop, secret, 32, &c), 0);
+	rpc_client_set_clock(c, late_clock, NULL);
+	rpc_client_set_node_id(c, "0123456789abcdef0123456789abcdef");
+	CHECK_EQ_INT(rpc_client_call(c, addr, "Echo", NULL, 2, on_skew_done, &k), 0);
+	end = ev_time() + 3;
+	while (!k.done && ev_time() < end)
+		ev_run(loop, EVRUN_ONCE);
+	CHECK_EQ_INT(k.err, -EACCES);
+	CHECK(k.skew == -40);
+	CHECK(strstr(k.msg, "your clock is 40 s behind this node's (limit ±15 s)"));
+	CHECK(last_refusal.skew_s == -40);
+	CHECK_STR(last_refusal_node, "0123456789abcdef0123456789abcdef");
+	rpc_client_free(c);
+	rpc_server_on_refusal(srv, NULL, NULL);
 }
 
 struct selfree { struct rpc_client *c; struct result a, b; };
@@ -611,6 +696,7 @@ int main(void)
 	RUN_TEST(test_rpc_http_no_secret_yet_and_addresses);
 	RUN_TEST(test_rpc_http_client_freed_from_its_callback);
 	RUN_TEST(test_rpc_http_client_limits_reply_size);
+	RUN_TEST(test_rpc_http_busy_and_skew_refusals_say_why);
 	rpc_server_free(srv);
 	ev_loop_destroy(loop);
 	curl_global_cleanup();
