@@ -33,7 +33,8 @@ fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCONSTELLA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
-# Runs every fuzz target for FUZZ_SECONDS; fails on the first crash.
+# Runs every fuzz target for FUZZ_SECONDS, FUZZ_JOBS (default: nproc) at a
+# time; fails when any target crashed.
 fuzz-run: fuzz
 	bash scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
