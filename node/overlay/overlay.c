@@ -18,6 +18,7 @@
 #include "desired.h"
 #include "device.h"
 #include "epcache.h"
+#include "health.h"
 #include "ipam.h"
 #include "log.h"
 #include "reconcile.h"
@@ -43,8 +44,10 @@ struct node_overlay {
 	struct node_resolve *res;
 	struct rpc_client *cli;
 	ev_timer tick, soon;
-	char last_problem[256];       /* logged once until it changes */
+	char last_problem[512];       /* logged once until it changes */
 	bool dead_logged;
+	uint8_t hub_pub[32];          /* client: the hub peer, and since when (ev_now) */
+	ev_tstamp hub_since;
 };
 
 int node_overlay_is_hub(const struct node_state *st, const char *node_id)
@@ -152,6 +155,35 @@ static void ovl_log_plan(const struct wg_uapi_set *set, const struct node_ovl_de
 	}
 }
 
+/* A client: whether its tunnel to the hub is down (health.h), judged on the
+ * device as reconcile found it. */
+static int ovl_hub_down(struct node_overlay *ov, const struct node_ovl_desired *want,
+			const struct wg_device_info *info, char *msg, size_t msglen)
+{
+	const struct node_ovl_peer *hub = want->n_peers == 1 ? &want->peers[0] : NULL;
+	const struct wg_device_peer_info *d = NULL;
+	char ep[80] = "?";
+
+	if (!hub)
+		return 0;
+	if (memcmp(ov->hub_pub, hub->pub, 32)) { /* a new hub peer: its grace starts now */
+		memcpy(ov->hub_pub, hub->pub, 32);
+		ov->hub_since = ev_now(ov->loop);
+		return 0;
+	}
+	for (size_t i = 0; i < info->n_peers && !d; i++)
+		if (!memcmp(info->peers[i].public_key, hub->pub, 32))
+			d = &info->peers[i];
+	if (!d)
+		return 0; /* added by this very reconcile */
+	if (d->has_endpoint)
+		node_sockaddr_str(&d->endpoint, ep, sizeof(ep));
+	else if (hub->has_endpoint)
+		node_sockaddr_str(&hub->endpoint, ep, sizeof(ep));
+	return node_ovl_hub_health(hub->name, ep, (int64_t)(d->last_handshake_wall_ns / 1000000000ull),
+				   (int64_t)time(NULL), ev_now(ov->loop) - ov->hub_since, msg, msglen);
+}
+
 /* The one path: desired from the state, the device as it is, the minimal
  * transaction between them. */
 static void ovl_reconcile(struct node_overlay *ov, const char *why)
@@ -161,7 +193,7 @@ static void ovl_reconcile(struct node_overlay *ov, const char *why)
 	struct node_ovl_plan_summary sum;
 	struct wg_uapi_set set;
 	int64_t now = (int64_t)time(NULL);
-	char err[256];
+	char err[256], problem[sizeof(ov->last_problem)];
 	int r;
 
 	if (!ov->dev)
@@ -211,6 +243,9 @@ static void ovl_reconcile(struct node_overlay *ov, const char *why)
 	if (want.pending[0]) {
 		snprintf(err, sizeof(err), "the hub's endpoint %.200s is not resolved yet", want.pending);
 		ovl_problem(ov, err);
+	} else if (ov->role == NODE_VPN_ROLE_CLIENT &&
+		   ovl_hub_down(ov, &want, &info, problem, sizeof(problem))) {
+		ovl_problem(ov, problem);
 	} else {
 		ovl_problem(ov, NULL);
 	}

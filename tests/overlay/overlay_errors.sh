@@ -4,6 +4,8 @@
 #     CAP_NET_ADMIN): the daemon exits 1 naming the device and the capability;
 #   - interface name in use; overlay address already on another interface;
 #   - pool exhausted (a /30: the hub and one member);
+#   - a client whose UDP to the hub is dropped: a warning (once) and the
+#     problem in `constella show`, gone when UDP gets through;
 #   - hub unreachable from the seed at join: refused, nothing admitted, the
 #     invite still valid; the same link works once the hub is back;
 #   - a joiner behind NAT in a network without a hub: refused with the reason;
@@ -70,11 +72,31 @@ daemon_start hub || finish
 # --- pool exhausted: a /30 has the hub and one member
 join s1 s1 "$(invite hub)" --public-addr "${IP[s1]}:$PORT" || finish
 grep -q "^overlay: 10.9.0.2/30" "$WORK/join-s1.out" && ok "s1 got 10.9.0.2 (the only member address of the /30)" || fail "s1: $(cat "$WORK/join-s1.out")"
+# s1 starts with UDP to the hub's WireGuard port dropped on the way (its
+# RPC still gets through: the cluster alone would not notice)
+nsx s1 iptables -A OUTPUT -p udp --dport 51820 -j DROP
+t_s1=$(now_ms)
 daemon_start s1 || finish
 L=$(invite hub)
 nsx j1 "$CLI" --state-dir "$WORK/j1" join --server-name j1 --join "$L" >"$WORK/out" 2>&1
 [ $? = 1 ] && grep -q "overlay address pool exhausted" "$WORK/out" && [ ! -e "$WORK/j1" ] \
 	&& ok "pool exhausted: $(cat "$WORK/out")" || fail "join into a full pool: $(cat "$WORK/out")"
+
+# --- the hub unreachable over UDP: said in s1's log and `constella show`
+# once the grace (15 s) has passed, and "ok again" when it gets through
+want="no WireGuard handshake with the hub hub at 10.231.0.1:51820 within 15 s"
+for _ in $(seq 100); do grep -qF "$want" "$WORK/s1.log" && break; sleep 0.25; done
+grep "warn .*$want" "$WORK/s1.log" | head -1 | grep -q . && show s1 \
+	&& jq -e --arg w "$want" '.problem | startswith($w)' "$WORK/show-s1.json" >/dev/null \
+	&& ok "hub unreachable over UDP: logged once ($(grep -cF "$want" "$WORK/s1.log") line) after $(( $(now_ms) - t_s1 )) ms, and shown: $(jq -r .problem "$WORK/show-s1.json")" \
+	|| fail "no hub-unreachable warning at s1: $(grep overlay "$WORK/s1.log" | tail -3)"
+[ "$(grep -cF "$want" "$WORK/s1.log")" = 1 ] || fail "the warning is repeated: $(grep -cF "$want" "$WORK/s1.log") lines"
+nsx s1 iptables -D OUTPUT -p udp --dport 51820 -j DROP
+for _ in $(seq 80); do grep -q "overlay: ok again" "$WORK/s1.log" && break; sleep 0.25; done
+show s1
+grep -q "overlay: ok again" "$WORK/s1.log" && [ "$(jq -r .problem "$WORK/show-s1.json")" = "" ] \
+	&& ok "once UDP gets through: $(grep -o 'overlay: ok again' "$WORK/s1.log"), no problem shown" \
+	|| fail "s1 still reports: $(jq -r .problem "$WORK/show-s1.json")"
 
 # --- hub unreachable from the seed: refused, nothing admitted, link still valid
 all_alive "hub s1" "hub,s1" 20 || fail "hub and s1 not up"

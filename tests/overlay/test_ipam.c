@@ -1,8 +1,8 @@
 /* The overlay's pure parts without a device: CIDR and IPv4 parsing, IPAM
  * (lowest free, exhaustion, reservations, persistence, idempotence), the key
  * file, vpn.json, the hub's endpoint cache, the state schema's new fields
- * (and old files still loading) and the desired configuration of hub and
- * client. */
+ * (and old files still loading), the desired configuration of hub and
+ * client, and when a client's tunnel to its hub counts as down. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
@@ -15,6 +15,7 @@
 #include "cidr.h"
 #include "desired.h"
 #include "epcache.h"
+#include "health.h"
 #include "ipam.h"
 #include "state.h"
 #include "test.h"
@@ -547,6 +548,38 @@ static void test_desired_hub_and_client(void)
 	node_state_clear(&st);
 }
 
+/* A client's tunnel to the hub: down after the grace without any handshake,
+ * or when the last one is older than REJECT_AFTER_TIME; the message names
+ * the hub and its endpoint and stays the same while the trouble lasts. */
+static void test_hub_health(void)
+{
+	char m1[512] = "", m2[512] = "";
+	int64_t now = 1700000000;
+
+	/* never a handshake: fine during the grace, then down */
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", 0, now, 0, m1, sizeof(m1)), 0);
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", 0, now,
+					 NODE_OVL_HUB_GRACE_S - 0.5, m1, sizeof(m1)), 0);
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", 0, now, NODE_OVL_HUB_GRACE_S,
+					 m1, sizeof(m1)), 1);
+	CHECK(strstr(m1, "no WireGuard handshake with the hub hub at 198.51.100.1:51820") != NULL);
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", 0, now + 30,
+					 NODE_OVL_HUB_GRACE_S + 30, m2, sizeof(m2)), 1);
+	CHECK_STR(m1, m2); /* logged once, not every reconcile */
+	/* a session: fine up to REJECT_AFTER_TIME, then down */
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", now - 5, now, 1000, m1,
+					 sizeof(m1)), 0);
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", now - NODE_OVL_SESSION_DEAD_S,
+					 now, 1000, m1, sizeof(m1)), 0);
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", 1699999000, now, 1000, m1,
+					 sizeof(m1)), 1);
+	CHECK(strstr(m1, "no WireGuard session with the hub hub at 198.51.100.1:51820: the last "
+		      "handshake was at 2023-11-14T21:56:40Z") != NULL);
+	CHECK_EQ_INT(node_ovl_hub_health("hub", "198.51.100.1:51820", 1699999000, now + 60, 1060, m2,
+					 sizeof(m2)), 1);
+	CHECK_STR(m1, m2);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -565,6 +598,7 @@ int main(void)
 	RUN_TEST(test_sockaddr_and_epcache);
 	RUN_TEST(test_state_schema_round_trip_and_old_files);
 	RUN_TEST(test_desired_hub_and_client);
+	RUN_TEST(test_hub_health);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_EQ_INT(system(cmd), 0);
 	return TEST_DONE();
