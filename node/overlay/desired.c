@@ -152,6 +152,13 @@ int node_ovl_desired_compute(const struct node_state *st, const char *self_id,
 		snprintf(err, errlen, "vpn.cidr %s: %s", st->vpn_cidr, why);
 		return -EINVAL;
 	}
+	if (node_state_is_removed(st, self_id)) {
+		/* removed from the network: no peer left to talk to, so the device
+		 * falls silent instead of knocking at the hub forever */
+		out->role = strcmp(st->vpn_hub, self_id) ? NODE_VPN_ROLE_CLIENT : NODE_VPN_ROLE_HUB;
+		out->removed = true;
+		return 0;
+	}
 	if (!self || !self->wg_pubkey[0] || !self->overlay_addr[0]) {
 		snprintf(err, errlen, "this node has no overlay address or key in its record "
 			 "(it joined before the network had an overlay)");

@@ -9,7 +9,8 @@
  *           (used only when the device has none: roaming wins).
  *   client: one peer, the hub: allowed-ips the whole CIDR (the hub relays
  *           to every other member), endpoint the hub's wg_endpoint,
- *           persistent keepalive 25 s (keeps the NAT mapping open). */
+ *           persistent keepalive 25 s (keeps the NAT mapping open).
+ *   removed (this node's own tombstone): no peers. */
 #ifndef NODE_DESIRED_H
 #define NODE_DESIRED_H
 
@@ -48,6 +49,7 @@ struct node_ovl_desired {
 	struct node_ovl_peer *peers;
 	size_t n_peers;
 	char pending[300];           /* client: the hub endpoint not resolved yet */
+	bool removed;                /* this node was removed: no peers at all */
 };
 
 /* Turns a record's wg_endpoint into a socket address: 0, -EAGAIN (a name

@@ -221,7 +221,7 @@ static void ovl_reconcile(struct node_overlay *ov, const char *why)
 		node_ovl_desired_clear(&want);
 		return;
 	}
-	if (!info.has_private_key || memcmp(info.public_key, want.self_pub, 32)) {
+	if (!want.removed && (!info.has_private_key || memcmp(info.public_key, want.self_pub, 32))) {
 		/* someone cleared or replaced it (`wg set private-key`) */
 		if (ovl_load_key(ov, 0, err, sizeof(err)))
 			ovl_problem(ov, err);
@@ -240,7 +240,10 @@ static void ovl_reconcile(struct node_overlay *ov, const char *why)
 	}
 	if (ov->role == NODE_VPN_ROLE_HUB)
 		ovl_learn_endpoints(ov, &want, &info);
-	if (want.pending[0]) {
+	if (want.removed) {
+		ovl_problem(ov, "this node was removed from the network: the device has no peers "
+			    "any more");
+	} else if (want.pending[0]) {
 		snprintf(err, sizeof(err), "the hub's endpoint %.200s is not resolved yet", want.pending);
 		ovl_problem(ov, err);
 	} else if (ov->role == NODE_VPN_ROLE_CLIENT &&

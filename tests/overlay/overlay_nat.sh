@@ -13,7 +13,8 @@
 #   - the hub is killed (-9) and restarted: time until both clients have a
 #     new session and the cluster is whole again (printed, bound asserted);
 #   - home-01 is removed: its peer leaves the hub's device and its next
-#     packets are dropped there, counted.
+#     packets (its session still live: it has not heard yet) are dropped
+#     there, counted; once it hears, its own device has no peer left.
 # usage: overlay_nat.sh CONSTELLA CONSTELLAD
 . "$(dirname "$0")/lib.sh"
 
@@ -160,6 +161,10 @@ nsx home ping -c 2 -i 0.2 -W 2 10.42.0.2 >/dev/null && ok "home-01 reaches usa-0
 echo "MEASURED hub_restart_handshakes_ms=${hs_ms:-none} hub_restart_whole_ms=${whole:-none}"
 
 # --- removal
+# home-01 must not hear of its removal yet (it would drop its own peer, see
+# below): its next packets are those of its live session with the hub
+nsx home iptables -I INPUT 1 -p tcp --dport $PORT -j DROP
+nsx home iptables -I OUTPUT 1 -p tcp --dport $PORT -j DROP
 show hub
 d0=$(jq '.stats.rx_unknown_index + .stats.rx_handshake_rejected' "$WORK/show-hub.json")
 "$CLI" --state-dir "$WORK/usa" remove home-01 >"$WORK/out" 2>&1 && ok "remove home-01 (through usa-01)" || fail "remove: $(cat "$WORK/out")"
@@ -182,6 +187,17 @@ done
 [ "$d1" -gt "$d0" ] && ok "home-01's packets are dropped at the hub and counted ($(jq -c '{rx_unknown_index: .stats.rx_unknown_index, rx_handshake_rejected: .stats.rx_handshake_rejected}' "$WORK/show-hub.json"))" \
 	|| fail "no drop counted at the hub ($d0 -> $d1)"
 all_alive "hub usa" "hub,usa-01" 20 && ok "hub and usa-01 carry on without home-01" || fail "hub and usa-01 do not agree after the removal"
+# once home-01 hears it was removed, its own device falls silent: no peer
+# left, nothing more knocks at the hub
+nsx home iptables -D INPUT -p tcp --dport $PORT -j DROP
+nsx home iptables -D OUTPUT -p tcp --dport $PORT -j DROP
+for _ in $(seq 60); do
+	[ -z "$(nsx home wg show "${IFN[home]}" peers)" ] && break
+	sleep 0.25
+done
+[ -z "$(nsx home wg show "${IFN[home]}" peers)" ] && grep -q "removed from the network" "$WORK/home.log" \
+	&& ok "the removed home-01 drops its own hub peer: $(grep -o 'overlay: this node was removed.*' "$WORK/home.log" | head -1)" \
+	|| fail "home-01 still has peers after its removal: $(nsx home wg show "${IFN[home]}" peers)"
 for n in hub usa home; do daemon_stop "$n"; done
 for n in hub usa home; do
 	nsx "$n" ip link show "${IFN[$n]}" >/dev/null 2>&1 && fail "$n's interface outlived the daemon"

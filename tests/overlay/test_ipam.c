@@ -534,6 +534,21 @@ static void test_desired_hub_and_client(void)
 		CHECK(!d.peers[0].has_endpoint);
 		CHECK_STR(d.pending, "pending.example:1");
 		node_ovl_desired_clear(&d);
+		/* removed (its own tombstone, record kept or gone): no peers at
+		 * all, so the device stops knocking at the hub */
+		CHECK_EQ_INT(node_state_add_removed(&st, id), 0);
+		CHECK_EQ_INT(node_ovl_desired_compute(&st, id, NULL, NULL, 0, resolve, NULL, now, &d,
+						      err, sizeof(err)), 0);
+		CHECK(d.removed);
+		CHECK_EQ_INT(d.role, NODE_VPN_ROLE_CLIENT);
+		CHECK_EQ_INT((int)d.n_peers, 0);
+		node_ovl_desired_clear(&d);
+		memset(id, '9', NODE_ID_HEX);
+		CHECK_EQ_INT(node_state_add_removed(&st, id), 0);
+		CHECK_EQ_INT(node_ovl_desired_compute(&st, id, NULL, NULL, 0, resolve, NULL, now, &d,
+						      err, sizeof(err)), 0);
+		CHECK(d.removed && d.n_peers == 0);
+		node_ovl_desired_clear(&d);
 		/* a member without overlay fields has no overlay */
 		memset(id, '4', NODE_ID_HEX);
 		CHECK_EQ_INT(node_ovl_desired_compute(&st, id, NULL, NULL, 0, resolve, NULL, now, &d,
