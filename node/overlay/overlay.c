@@ -45,10 +45,12 @@ struct node_overlay {
 	struct rpc_client *cli;
 	ev_timer tick, soon;
 	char last_problem[512];       /* logged once until it changes */
-	bool dead_logged;
 	uint8_t hub_pub[32];          /* client: the hub peer, and since when (ev_now) */
 	ev_tstamp hub_since;
 };
+
+static int ovl_device_up(struct node_overlay *ov, char *err, size_t errlen);
+static void ovl_initiate_all(struct node_overlay *ov);
 
 int node_overlay_is_hub(const struct node_state *st, const char *node_id)
 {
@@ -194,16 +196,25 @@ static void ovl_reconcile(struct node_overlay *ov, const char *why)
 	struct wg_uapi_set set;
 	int64_t now = (int64_t)time(NULL);
 	char err[256], problem[sizeof(ov->last_problem)];
+	bool again = false;
 	int r;
 
-	if (!ov->dev)
-		return;
-	if (wg_device_dead(ov->dev)) {
-		if (!ov->dead_logged)
-			cst_err("overlay: interface %s was deleted: the overlay is down until "
-				"constellad restarts", ov->vc.interface);
-		ov->dead_logged = true;
-		return;
+	if (ov->dev && wg_device_dead(ov->dev)) {
+		/* someone deleted the interface (`ip link del`): reconcile wins
+		 * here too, with a new device and no sessions */
+		cst_warn("overlay: interface %s was deleted: creating it again", ov->vc.interface);
+		wg_device_free(ov->dev);
+		ov->dev = NULL;
+		node_ovl_applied_clear(&ov->applied);
+		memset(ov->hub_pub, 0, sizeof(ov->hub_pub));
+	}
+	if (!ov->dev) {
+		if (ovl_device_up(ov, err, sizeof(err))) {
+			ovl_problem(ov, err); /* tried again at the next reconcile */
+			return;
+		}
+		cst_info("overlay: interface %s is up again", ov->vc.interface);
+		again = true;
 	}
 	if (ov->role == NODE_VPN_ROLE_HUB && node_ipam_prune(&ov->resv, ov->st, now) &&
 	    (r = node_ipam_save(ovl_state_dir(ov), &ov->resv)))
@@ -254,6 +265,8 @@ static void ovl_reconcile(struct node_overlay *ov, const char *why)
 	}
 	wg_device_info_free(&info);
 	node_ovl_desired_clear(&want);
+	if (again)
+		ovl_initiate_all(ov);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -499,6 +512,33 @@ static int ovl_configure_link(struct node_overlay *ov, char *err, size_t errlen)
 	return 0;
 }
 
+/* The device with its key and port, address, link and route: at start, and
+ * again when someone deleted the interface. On failure nothing is left and
+ * ov->dev is NULL. */
+static int ovl_device_up(struct node_overlay *ov, char *err, size_t errlen)
+{
+	struct wg_device_config dc = { 0 };
+	int r;
+
+	dc.ifname = ov->vc.interface;
+	dc.mtu = ov->vc.mtu;
+	dc.uapi_dir = ov->cfg->vpn_uapi_dir[0] ? ov->cfg->vpn_uapi_dir : NULL;
+	dc.tun_path = ov->cfg->vpn_tun_path[0] ? ov->cfg->vpn_tun_path : NULL;
+	dc.relay = ov->role == NODE_VPN_ROLE_HUB;
+	dc.uapi_optional = true;
+	if ((r = wg_device_new(&dc, &ov->dev))) {
+		ov->dev = NULL;
+		ovl_device_error(ov, r, err, errlen);
+		return r;
+	}
+	if ((r = ovl_load_key(ov, ov->vc.listen_port, err, errlen)) ||
+	    (r = ovl_configure_link(ov, err, errlen))) {
+		wg_device_free(ov->dev);
+		ov->dev = NULL;
+	}
+	return r;
+}
+
 /* This node's record as the overlay needs it: the key of the key file, the
  * hub's endpoint with the port it listens on. A change is a new version,
  * spread by gossip. */
@@ -552,7 +592,6 @@ static void ovl_initiate_all(struct node_overlay *ov)
 int node_overlay_new(struct ev_loop *loop, const struct node_config *cfg, struct node_state *st,
 		     const char *self_id, struct node_overlay **out, char *err, size_t errlen)
 {
-	struct wg_device_config dc = { 0 };
 	struct node_overlay *ov;
 	struct node_peer *me = node_state_find_peer(st, self_id);
 	uint8_t priv[32];
@@ -628,19 +667,7 @@ int node_overlay_new(struct ev_loop *loop, const struct node_config *cfg, struct
 	}
 	if ((r = node_resolve_new(loop, on_resolved, ov, &ov->res)))
 		goto fail;
-	dc.ifname = ov->vc.interface;
-	dc.mtu = ov->vc.mtu;
-	dc.uapi_dir = cfg->vpn_uapi_dir[0] ? cfg->vpn_uapi_dir : NULL;
-	dc.tun_path = cfg->vpn_tun_path[0] ? cfg->vpn_tun_path : NULL;
-	dc.relay = ov->role == NODE_VPN_ROLE_HUB;
-	dc.uapi_optional = true;
-	if ((r = wg_device_new(&dc, &ov->dev))) {
-		ov->dev = NULL;
-		ovl_device_error(ov, r, err, errlen);
-		goto fail;
-	}
-	if ((r = ovl_load_key(ov, ov->vc.listen_port, err, errlen)) ||
-	    (r = ovl_configure_link(ov, err, errlen)))
+	if ((r = ovl_device_up(ov, err, errlen)))
 		goto fail;
 	if ((r = ovl_update_record(ov, me, pub_b64))) {
 		snprintf(err, errlen, "cannot save the state: %s", strerror(-r));
@@ -710,7 +737,7 @@ cJSON *node_overlay_status_json(const struct node_overlay *ov)
 	snprintf(a + strlen(a), sizeof(a) - strlen(a), "/%u", ov->cidr.prefix);
 	node_wgkey_to_b64(ov->self_pub, k);
 	port = ov->vc.listen_port;
-	{
+	if (ov->dev) {
 		struct wg_device_info info;
 
 		if (!wg_device_get_info(ov->dev, &info)) {
@@ -754,7 +781,7 @@ int node_overlay_each_peer(struct node_overlay *ov, node_overlay_peer_fn fn, voi
 	struct wg_device_info info;
 	int n = 0;
 
-	if (!ov)
+	if (!ov || !ov->dev)
 		return 0;
 	if (wg_device_get_info(ov->dev, &info))
 		return -ENOMEM;
@@ -785,7 +812,8 @@ cJSON *node_overlay_show_json(struct node_overlay *ov)
 
 	if (!o || !ov)
 		return o;
-	if (wg_device_get_info(ov->dev, &info)) {
+	memset(&info, 0, sizeof(info)); /* no device while it cannot be created again */
+	if (ov->dev && wg_device_get_info(ov->dev, &info)) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -9,7 +9,8 @@
 #   - ping and a 100 MB TCP transfer home->usa pass through the hub's relay
 #     (hub ip_forward=0), checked by SHA-256; `wg show` at the hub shows
 #     both handshakes; `constella ping` and `constella show` work;
-#   - a manual `wg set` at the hub is undone by the next reconcile;
+#   - a manual `wg set` at the hub is undone by the next reconcile, and so
+#     is an `ip link del` of its interface;
 #   - the hub is killed (-9) and restarted: time until both clients have a
 #     new session and the cluster is whole again (printed, bound asserted);
 #   - home-01 is removed: its peer leaves the hub's device and its next
@@ -126,6 +127,19 @@ for _ in $(seq 40); do
 done
 [ "$(nsx hub wg show "${IFN[hub]}" allowed-ips | awk -v k="$KU" '$1 == k { print $2 }')" = 10.42.0.2/32 ] \
 	&& ok "a manual wg set of usa-01's allowed-ips is undone by reconcile" || fail "manual allowed-ips stayed"
+
+# --- ... and over a deleted interface: the hub makes it again
+nsx hub ip link del "${IFN[hub]}"
+t_del=$(now_ms)
+back=
+for _ in $(seq 60); do
+	if nsx hub ip -4 -br addr show "${IFN[hub]}" 2>/dev/null | grep -q "10.42.0.1/24" &&
+		nsx home ping -c1 -W1 10.42.0.2 >/dev/null 2>&1; then back=$(( $(now_ms) - t_del )); break; fi
+	sleep 0.25
+done
+[ -n "$back" ] && grep -q "overlay: interface ${IFN[hub]} was deleted: creating it again" "$WORK/hub.log" \
+	&& ok "ip link del of the hub's interface: made again, home-01 reaches usa-01 through it after $back ms" \
+	|| fail "the hub's deleted interface did not come back: $(grep overlay "$WORK/hub.log" | tail -3)"
 
 # --- the hub dies, the others count it down, it comes back
 daemon_kill hub
