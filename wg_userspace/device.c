@@ -866,7 +866,7 @@ int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out)
 	ret = tun_set_mtu(dev->tun.ifindex, dev->mtu);
 	if (ret < 0)
 		cst_warn("cannot set MTU %u: %s", dev->mtu, strerror(-ret));
-	ret = wg_dev_rebind(dev, 0);
+	ret = wg_dev_rebind(dev, cfg->listen_port);
 	if (ret < 0)
 		goto fail;
 	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -42,11 +42,15 @@ struct wg_device_config {
 	 * live socket of the same name (the name is in use by another device,
 	 * whatever its namespace) is still -EBUSY. */
 	bool uapi_optional;
+	/* The UDP port bound at creation (0: any, as a UAPI `set` of
+	 * listen_port can change it later); taken: -EADDRINUSE. An embedder
+	 * that knows its port binds it at once rather than a random one first. */
+	uint16_t listen_port;
 };
 
 /* Creates the TUN interface and the UAPI socket and starts the threads.
  * -ENOENT no TUN device node, -EPERM no CAP_NET_ADMIN, -EBUSY name in use
- * (interface or a live UAPI socket). */
+ * (interface or a live UAPI socket), -EADDRINUSE listen_port taken. */
 int wg_device_new(const struct wg_device_config *cfg, struct wg_device **out);
 /* Stops threads, removes the UAPI socket and the interface, wipes keys. */
 void wg_device_free(struct wg_device *dev);

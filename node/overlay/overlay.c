@@ -476,6 +476,9 @@ static void ovl_device_error(const struct node_overlay *ov, int r, char *err, si
 			 "its network namespace and read/write access to %s; in a container: "
 			 "--cap-add NET_ADMIN --device /dev/net/tun; VPN_TUN_PATH names another "
 			 "device node)", tun, tun);
+	else if (r == -EADDRINUSE)
+		snprintf(err, errlen, "UDP port %u is in use: choose another with VPN_LISTEN_PORT (or "
+			 "listen_port in vpn.json)", ov->vc.listen_port);
 	else if (r == -EBUSY)
 		snprintf(err, errlen, "interface name %s is in use (an interface, or another "
 			 "WireGuard device's UAPI socket): choose another with VPN_INTERFACE_NAME "
@@ -526,6 +529,7 @@ static int ovl_device_up(struct node_overlay *ov, char *err, size_t errlen)
 	dc.tun_path = ov->cfg->vpn_tun_path[0] ? ov->cfg->vpn_tun_path : NULL;
 	dc.relay = ov->role == NODE_VPN_ROLE_HUB;
 	dc.uapi_optional = true;
+	dc.listen_port = ov->vc.listen_port; /* the hub's at once, not a random one first */
 	if ((r = wg_device_new(&dc, &ov->dev))) {
 		ov->dev = NULL;
 		ovl_device_error(ov, r, err, errlen);

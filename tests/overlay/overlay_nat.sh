@@ -28,6 +28,9 @@ nsx hub ping -c1 -W1 192.168.77.2 >/dev/null 2>&1 && fail "the public side reach
 
 hub_init hub hub --priority 10 || finish
 daemon_start hub || finish
+# the hub binds its port at once (not a random one first)
+[ "$(grep "listening on UDP port" "$WORK/hub.log" | sed 's/.*listening on //')" = "UDP port 51820" ] \
+	&& ok "the hub's device binds UDP 51820 alone" || fail "hub's binds: $(grep "listening on UDP" "$WORK/hub.log")"
 join usa usa-01 "$(invite hub)" --public-addr 10.231.0.2:4747 --priority 10 || finish
 daemon_start usa || finish
 # home-01 says which address it has; the seed sees the router's instead
