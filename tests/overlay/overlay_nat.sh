@@ -15,7 +15,8 @@
 #     new session and the cluster is whole again (printed, bound asserted);
 #   - home-01 is removed: its peer leaves the hub's device and its next
 #     packets (its session still live: it has not heard yet) are dropped
-#     there, counted; once it hears, its own device has no peer left.
+#     there, counted; once it hears, its own device has no peer left;
+#   - no private key in any log, view, join output or other node's files.
 # usage: overlay_nat.sh CONSTELLA CONSTELLAD
 . "$(dirname "$0")/lib.sh"
 
@@ -215,6 +216,20 @@ done
 [ -z "$(nsx home wg show "${IFN[home]}" peers)" ] && grep -q "removed from the network" "$WORK/home.log" \
 	&& ok "the removed home-01 drops its own hub peer: $(grep -o 'overlay: this node was removed.*' "$WORK/home.log" | head -1)" \
 	|| fail "home-01 still has peers after its removal: $(nsx home wg show "${IFN[home]}" peers)"
+# --- the private keys: 0600, in no log, no view, no other node's files
+leaks=0
+for n in hub usa home; do
+	k=$(tr -d '\n' <"$WORK/$n/wg_private_key")
+	[ ${#k} = 44 ] && [ "$(stat -c %a "$WORK/$n/wg_private_key")" = 600 ] || { fail "$n's key file"; leaks=1; }
+	for f in "$WORK"/*.log "$WORK"/st-*.json "$WORK"/show-*.json "$WORK"/join-*.out "$WORK"/cping.out; do
+		grep -qF -- "$k" "$f" && { fail "$n's private key in $(basename "$f")"; leaks=1; }
+	done
+	for m in hub usa home; do
+		[ "$m" = "$n" ] && continue
+		grep -rqF -- "$k" "$WORK/$m" && { fail "$n's private key in $m's state directory"; leaks=1; }
+	done
+done
+[ $leaks = 0 ] && ok "the three private keys: 0600, in no log, status, show, join output or other node's files"
 for n in hub usa home; do daemon_stop "$n"; done
 for n in hub usa home; do
 	nsx "$n" ip link show "${IFN[$n]}" >/dev/null 2>&1 && fail "$n's interface outlived the daemon"
