@@ -122,6 +122,9 @@ show usa
 	&& ok "usa-01 reaches home-01 through the hub" || fail "usa-01's view of home-01: $(jq -c '.peers' "$WORK/show-usa.json")"
 jq -e '.vpn.mode == "client" and .vpn.address == "10.42.0.3/24" and (.vpn.public_key | length) == 44 and .vpn.interface != ""' \
 	"$WORK/st-home.json" >/dev/null && ok "status --json vpn of home-01: $(jq -c .vpn "$WORK/st-home.json")" || fail "status vpn: $(jq -c .vpn "$WORK/st-home.json")"
+jq -e '[.peers[] | select((.wg_pubkey | length) == 44 and (.overlay_addr | test("^10\\.42\\.0\\.[123]$")))] | length == 3' \
+	"$WORK/st-usa.json" >/dev/null && ok "status --json peers carry overlay_addr and wg_pubkey: $(jq -c '[.peers[] | [.name, .overlay_addr, .vpn_role]]' "$WORK/st-usa.json")" \
+	|| fail "status --json peers: $(jq -c '[.peers[] | [.name, .overlay_addr, .wg_pubkey]]' "$WORK/st-usa.json")"
 
 # --- reconcile wins over a manual wg set
 nsx hub wg set "${IFN[hub]}" peer "$KU" allowed-ips 10.42.0.99/32
