@@ -95,6 +95,9 @@ fi
 rm -f "$WORK/blob"
 show hub
 relay1=$(jq '.stats.relay_packets' "$WORK/show-hub.json")
+jq -e '[.peers[] | select(.role == "client" and .latest_handshake > 0 and .rx_bytes > 0 and .tx_bytes > 0 and (.endpoint | length) > 0)] | length == 2' \
+	"$WORK/show-hub.json" >/dev/null && ok "show --json at the hub: both clients with endpoint, handshake, rx/tx: $(jq -c '[.peers[] | select(.role == "client") | [.name, .endpoint, .rx_bytes]]' "$WORK/show-hub.json")" \
+	|| fail "show --json at the hub: $(jq -c .peers "$WORK/show-hub.json")"
 [ "$relay1" -gt $((relay0 + 5000)) ] && ok "the hub relayed it: relay_packets $relay0 -> $relay1, dropped $(jq .stats.relay_dropped "$WORK/show-hub.json")" \
 	|| fail "relay_packets $relay0 -> $relay1"
 nsx hub wg show "${IFN[hub]}" >"$WORK/wgshow.out" 2>&1
