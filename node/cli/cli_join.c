@@ -51,6 +51,15 @@ static void on_reply(void *user, int err, const cJSON *result, const char *messa
 
 #define MAX_PUBLIC_IPS 16
 
+/* The port of a checked "host:port" (0 when absent). */
+static unsigned addr_port_num(const char *addr)
+{
+	const char *c = strrchr(addr, ':');
+	unsigned long v = c ? strtoul(c + 1, NULL, 10) : 0;
+
+	return v <= 65535 ? (unsigned)v : 0;
+}
+
 /* The addresses the --public-addr host resolves to, numeric: the seed
  * compares them with the source it sees (it does not resolve names on its
  * loop). A wildcard host gives none. 0 or -errno with a message. */
@@ -154,6 +163,8 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	struct join_wait w = { 0 };
 	struct rpc_client *cli = NULL;
 	struct ev_loop *loop = NULL;
+	struct node_join_probe_listener *lis = NULL;
+	uint8_t nonce[NODE_JOIN_PROBE_NONCE_LEN];
 	char path[PATH_MAX], seed[300], err[256], *body = NULL;
 	struct stat sb;
 	long prio = 0;
@@ -217,13 +228,21 @@ int node_cli_join(int argc, char **argv, const char *state_dir)
 	 * overlay; without one the key is simply not kept. */
 	node_wgkey_generate(priv, pub);
 	node_wgkey_to_b64(pub, self.wg_pubkey);
-	if ((r = node_join_request_build(&l, &self, ipp, n_ips, &body)))
-		goto out;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (!loop || rpc_client_new(loop, NULL, 0, &cli)) {
 		fprintf(stderr, "constella join: cannot create the RPC client\n");
 		goto out;
 	}
+	/* In a network without a hub the seed checks that this node answers
+	 * where the others will call it (probe.h). */
+	randombytes_buf(nonce, sizeof(nonce));
+	if ((r = node_join_probe_listen(loop, addr_port_num(self.addr), nonce, &lis)))
+		fprintf(stderr, "constella join: cannot listen on port %u to prove this node is "
+			"reachable (%s%s); the seed admits it without that check\n",
+			addr_port_num(self.addr), strerror(-r),
+			r == -EADDRINUSE ? ": is constellad or another program already using it?" : "");
+	if ((r = node_join_request_build_probe(&l, &self, ipp, n_ips, lis ? nonce : NULL, &body)))
+		goto out;
 	if ((r = rpc_client_request(cli, seed, "POST", "/join", body, strlen(body), 10.0,
 				    on_reply, &w))) {
 		fprintf(stderr, "constella join: seed %s: %s\n", seed, strerror(-r));
@@ -284,6 +303,8 @@ out:
 		sodium_memzero(body, strlen(body));
 		free(body);
 	}
+	node_join_probe_listener_free(lis); /* the port is the daemon's from now on */
+	sodium_memzero(nonce, sizeof(nonce));
 	cJSON_Delete(w.reply);
 	cJSON_Delete(jo.bot); /* holds the token: freed, not wiped (cJSON) */
 	if (cli)

@@ -251,7 +251,7 @@ int node_daemon_new(struct ev_loop *loop, const struct node_config *cfg,
 	}
 	{
 		struct node_join_seed_ops so = { .joined = on_joined, .reply_extra = on_join_extra,
-						 .ctx = d };
+						 .ctx = d, .loop = loop /* reachability probe */ };
 
 		if (d->ov) {
 			/* the seed asks the hub through the overlay room */

@@ -104,6 +104,14 @@ out:
 int node_join_request_build(const struct node_joinlink *l, const struct node_peer *self,
 			    const char *const *public_ips, size_t n_public_ips, char **body)
 {
+	return node_join_request_build_probe(l, self, public_ips, n_public_ips, NULL, body);
+}
+
+int node_join_request_build_probe(const struct node_joinlink *l, const struct node_peer *self,
+				  const char *const *public_ips, size_t n_public_ips,
+				  const uint8_t *probe_nonce, char **body)
+{
+	char phex[2 * NODE_JOIN_PROBE_NONCE_LEN + 1];
 	struct node_join_keys k;
 	char idhex[2 * NODE_TOKEN_ID_LEN + 1];
 	cJSON *req = cJSON_CreateObject(), *info = cJSON_CreateObject(), *ips;
@@ -123,6 +131,11 @@ int node_join_request_build(const struct node_joinlink *l, const struct node_pee
 		goto out;
 	for (size_t i = 0; i < n_public_ips; i++)
 		cJSON_AddItemToArray(ips, cJSON_CreateString(public_ips[i]));
+	if (probe_nonce) {
+		sodium_bin2hex(phex, sizeof(phex), probe_nonce, NODE_JOIN_PROBE_NONCE_LEN);
+		if (!cJSON_AddStringToObject(info, "probe", phex))
+			goto out;
+	}
 	if ((r = node_join_seal(&k, l->network_id, info, req)))
 		goto out;
 	*body = cJSON_PrintUnformatted(req);
@@ -270,10 +283,10 @@ enum node_join_result node_join_examine(const char *state_dir, const struct node
 	struct node_invites inv = { 0 };
 	struct node_invite *iv;
 	uint8_t tid[NODE_TOKEN_ID_LEN];
-	const cJSON *net, *tok, *pr, *ips;
+	const cJSON *net, *tok, *pr, *ips, *pn;
 	cJSON *req = NULL, *info = NULL;
 	struct node_peer *j = &p->joiner;
-	size_t tl = 0;
+	size_t tl = 0, pl = 0;
 	int lock = -1;
 
 	memset(p, 0, sizeof(*p));
@@ -307,6 +320,15 @@ enum node_join_result node_join_examine(const char *state_dir, const struct node
 	    rpc_check_host_port(j->addr) || (ips && !cJSON_IsArray(ips)) ||
 	    (j->wg_pubkey[0] && !node_wgkey_valid_b64(j->wg_pubkey)))
 		goto out;
+	/* the probe nonce: absent from older joiners, else exactly 32 hex */
+	pn = cJSON_GetObjectItemCaseSensitive(info, "probe");
+	if (pn && (!cJSON_IsString(pn) ||
+		   strlen(pn->valuestring) != 2 * NODE_JOIN_PROBE_NONCE_LEN ||
+		   sodium_hex2bin(p->probe_nonce, sizeof(p->probe_nonce), pn->valuestring,
+				  strlen(pn->valuestring), NULL, &pl, NULL) ||
+		   pl != sizeof(p->probe_nonce)))
+		goto out;
+	p->probe_given = pn != NULL;
 	pr = cJSON_GetObjectItemCaseSensitive(info, "priority");
 	if (cJSON_IsNumber(pr) && pr->valuedouble >= -1e6 && pr->valuedouble <= 1e6)
 		j->priority = (int)pr->valuedouble;
@@ -355,6 +377,19 @@ out:
 	node_invites_unlock(lock);
 	node_invites_clear(&inv);
 	return res;
+}
+
+int node_join_pending_probe_target(const struct node_join_pending *p, char *ip, size_t cap,
+				   unsigned *port)
+{
+	char *end;
+	unsigned long v = strtoul(addr_port(p->joiner.addr), &end, 10);
+
+	if (!p->observed[0] || *end || !v || v > 65535 ||
+	    (size_t)snprintf(ip, cap, "%s", p->observed) >= cap)
+		return -EINVAL;
+	*port = (unsigned)v;
+	return 0;
 }
 
 /* The joiner's RPC address: docs/overlay.md, "the join rule for addr". */

@@ -5,7 +5,8 @@
  *         K        = BLAKE2b-256(key = token, "constella join key")
  * Request: {"network_id", "token_id": hex, "nonce": b64, "box": b64}, box =
  * XChaCha20-Poly1305(K, nonce, AD = network_id, {name, public_addr, node_id,
- * wg_pubkey, priority, public_ips}). Reply: {"ok": true, "nonce", "box"} with
+ * wg_pubkey, priority, public_ips, probe}). probe (32 hex, optional: older
+ * joiners omit it) is the reachability proof's nonce (probe.h). Reply: {"ok": true, "nonce", "box"} with
  * box under K (AD = network_id) holding {network_id, owner_username,
  * network_secret, peers, vpn, ..., join: {addr, overlay_addr, observed,
  * addr_reason}}. An observer of the wire without the link learns nothing. */
@@ -18,6 +19,7 @@
 
 #include "invite.h"
 #include "joinlink.h"
+#include "probe.h"
 #include "state.h"
 
 struct node_join_keys {
@@ -39,6 +41,11 @@ cJSON *node_join_open(const struct node_join_keys *k, const char *network_id, co
  * its loop. self->wg_pubkey is the joiner's fresh WireGuard public key. */
 int node_join_request_build(const struct node_joinlink *l, const struct node_peer *self,
 			    const char *const *public_ips, size_t n_public_ips, char **body);
+/* The same with the reachability probe's nonce (NULL: none, as an older
+ * joiner, e.g. when its listener could not bind). */
+int node_join_request_build_probe(const struct node_joinlink *l, const struct node_peer *self,
+				  const char *const *public_ips, size_t n_public_ips,
+				  const uint8_t *probe_nonce, char **body);
 
 /* Seed: the outcome of examining a request. */
 enum node_join_result {
@@ -64,6 +71,8 @@ struct node_join_pending {
 	int public_given;             /* the joiner gave a public address */
 	int public_seen;              /* ... and the seed saw the join come from it */
 	int needs_overlay;            /* the network has a hub: allocate an address */
+	int probe_given;              /* the joiner listens for the reachability probe */
+	uint8_t probe_nonce[NODE_JOIN_PROBE_NONCE_LEN];
 	char message[512];            /* a refusal's full reason, when more precise */
 	const cJSON *extra;           /* members added to the sealed reply (the bot
 				       * settings, "bot"); the caller's, may be NULL */
@@ -77,6 +86,12 @@ void node_join_pending_clear(struct node_join_pending *p);
 enum node_join_result node_join_examine(const char *state_dir, const struct node_state *st,
 					const char *body, size_t len, int64_t now,
 					const char *observed, struct node_join_pending *p);
+/* Where the seed probes an examined joiner: the source IP it saw and the
+ * port of the announced address (the address the joiner would get without
+ * an overlay, or the host its public name resolved to). 0 or -EINVAL. */
+int node_join_pending_probe_target(const struct node_join_pending *p, char *ip, size_t cap,
+				   unsigned *port);
+
 /* Step 2: under the invites lock, checks the token again (a second request
  * with the same token may have been faster), marks it used and persists
  * invites.json BEFORE anything leaves, then fixes the joiner's RPC address

@@ -13,6 +13,8 @@
 struct seed_join {
 	struct node_join_seed *s;     /* NULL once the seed is gone */
 	struct rpc_call *call;        /* NULL once the server gave up on it */
+	struct node_join_probe *probe; /* the reachability probe under way, or NULL */
+	char target[80];              /* the probed "ip:port" */
 	struct node_join_pending p;
 	char peer[64];
 	struct seed_join *next;
@@ -132,6 +134,62 @@ out:
 	seed_join_free(w);
 }
 
+/* The probe's answer: admit, or refuse with what happened. */
+static void on_probed(void *user, int err, const char *why)
+{
+	struct seed_join *w = user;
+	struct node_join_seed *s = w->s;
+	struct node_peer joiner;
+	cJSON *reply = NULL;
+	enum node_join_result r;
+	char msg[512];
+
+	w->probe = NULL;
+	if (!w->call || !s)
+		goto out;
+	if (err) {
+		snprintf(msg, sizeof(msg), "%s: the seed sees this join coming from %s and nothing "
+			 "answers at %s (%s), and this network has no overlay hub to carry a node "
+			 "behind NAT (forward the port, give --public-addr HOST:PORT that others can "
+			 "reach, or create the network with `constella init --vpn-mode hub`)",
+			 w->p.public_given ? "unreachable" : "behind NAT", w->p.observed, w->target,
+			 why);
+		seed_refuse(w->call, w->peer, NODE_JOIN_NAT_NO_HUB, msg);
+		goto out;
+	}
+	r = seed_finish(s, &w->p, (int64_t)time(NULL), NULL, &reply, &joiner);
+	if (r != NODE_JOIN_OK)
+		seed_refuse(w->call, w->peer, r, NULL);
+	else
+		seed_admitted(s, w->call, w->peer, reply, &joiner);
+out:
+	seed_join_free(w);
+}
+
+/* Starts the reachability probe of w's joiner; 0, or -errno when it cannot
+ * start (then the join is refused: admitting unchecked would hide a split). */
+static int seed_probe(struct node_join_seed *s, struct seed_join *w, struct rpc_call *call)
+{
+	char ip[64];
+	unsigned port;
+	int e;
+
+	if ((e = node_join_pending_probe_target(&w->p, ip, sizeof(ip), &port)))
+		return e;
+	snprintf(w->target, sizeof(w->target), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port);
+	e = node_join_probe_start(s->ops.loop, ip, port, w->p.probe_nonce, NODE_JOIN_PROBE_TIMEOUT,
+				  on_probed, w, &w->probe);
+	if (e)
+		return e;
+	w->s = s;
+	w->call = call;
+	w->next = s->waiting;
+	s->waiting = w;
+	rpc_call_on_abort(call, on_call_abort, w);
+	cst_debug("join from %s: probing %s", w->peer, w->target);
+	return 0;
+}
+
 void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_call *call)
 {
 	struct node_join_seed *s = user;
@@ -140,6 +198,7 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 	int64_t now = (int64_t)time(NULL);
 	cJSON *reply = NULL;
 	struct node_peer joiner;
+	char why[200];
 	int e;
 
 	if (!w) {
@@ -150,6 +209,13 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 	r = node_join_examine(s->state_dir, s->st, body, len, now, rpc_call_peer(call), &w->p);
 	if (r != NODE_JOIN_OK) {
 		seed_refuse(call, w->peer, r, w->p.message);
+		goto done;
+	}
+	if (!w->p.needs_overlay && w->p.probe_given && s->ops.loop) {
+		if ((e = seed_probe(s, w, call)) == 0)
+			return; /* on_probed owns w */
+		snprintf(why, sizeof(why), "the seed cannot probe this joiner: %s", strerror(-e));
+		seed_refuse(call, w->peer, NODE_JOIN_INTERNAL, why);
 		goto done;
 	}
 	if (!w->p.needs_overlay) {
@@ -172,8 +238,6 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 	rpc_call_on_abort(call, on_call_abort, w);
 	e = s->ops.allocate(s->ops.alloc_ctx, &w->p.joiner, on_allocated, w);
 	if (e < 0) {
-		char why[200];
-
 		snprintf(why, sizeof(why), "cannot ask the overlay hub for an address: %s",
 			 strerror(-e));
 		seed_refuse(call, w->peer, NODE_JOIN_OVERLAY, why);
@@ -188,7 +252,16 @@ void node_join_seed_free(struct node_join_seed *s)
 {
 	if (!s)
 		return;
-	while (s->waiting)
-		seed_unlink(s->waiting); /* their completions find no seed */
+	while (s->waiting) {
+		struct seed_join *w = s->waiting;
+
+		if (w->probe) { /* ours: its completion would never come */
+			node_join_probe_cancel(w->probe);
+			w->probe = NULL;
+			seed_join_free(w);
+		} else {
+			seed_unlink(w); /* the hub's completions find no seed */
+		}
+	}
 	free(s);
 }

@@ -1,5 +1,7 @@
 /* The seed's side of POST /join inside constellad. Without an overlay the
- * join is answered at once (node_join_handle). With one, the joiner needs an
+ * seed first checks that the joiner answers at the address it would get
+ * (probe.h; joiners that send no probe nonce are admitted at once, as
+ * before); a joiner nobody can reach is refused. With one, the joiner needs an
  * overlay address first, which only the hub hands out: the seed examines the
  * request, asks the hub (or itself, when it is the hub) through the
  * allocate hook, and only then spends the token, admits the joiner and
@@ -29,6 +31,9 @@ struct node_join_seed_ops {
 	 * deletes them. May be NULL. */
 	cJSON *(*reply_extra)(void *ctx);
 	void *ctx;
+	/* The seed's loop, for the reachability probe of a joiner in a network
+	 * without a hub (probe.h). NULL: no probe (joiners admitted as before). */
+	struct ev_loop *loop;
 };
 
 struct node_join_seed;

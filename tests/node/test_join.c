@@ -153,6 +153,85 @@ static void test_join(void)
 	node_state_clear(&st);
 }
 
+/* A request whose sealed document is info (to send what a joiner's code
+ * would not). */
+static char *sealed_request(const struct node_joinlink *l, const char *info_json)
+{
+	struct node_join_keys k;
+	char idhex[2 * NODE_TOKEN_ID_LEN + 1], *body;
+	cJSON *req = cJSON_CreateObject(), *info = cJSON_Parse(info_json);
+
+	node_join_derive(l->token, &k);
+	sodium_bin2hex(idhex, sizeof(idhex), k.token_id, sizeof(k.token_id));
+	cJSON_AddStringToObject(req, "network_id", l->network_id);
+	cJSON_AddStringToObject(req, "token_id", idhex);
+	CHECK_EQ_INT(node_join_seal(&k, l->network_id, info, req), 0);
+	body = cJSON_PrintUnformatted(req);
+	node_join_keys_clear(&k);
+	cJSON_Delete(req);
+	cJSON_Delete(info);
+	return body;
+}
+
+/* The probe nonce travels sealed; the seed probes <source seen>:<port>; a
+ * malformed nonce is refused; an older joiner (no nonce) is not probed. */
+static void test_probe_field(void)
+{
+	struct node_state st;
+	struct node_invites inv = { 0 };
+	struct node_invite *iv;
+	struct node_joinlink l = { 0 };
+	struct node_join_pending p;
+	struct node_peer self = { 0 };
+	uint8_t nonce[NODE_JOIN_PROBE_NONCE_LEN];
+	char *body, ip[64];
+	unsigned port = 0;
+	int64_t now = 1700000000;
+	static const char *bad[] = { "\"xyz\"", "7", "\"0011223344556677889900aabbccddeeff\"",
+				     "\"0011223344556677889900aabbccdd\"",
+				     "\"0011223344556677889900aabbccddzz\"" };
+
+	make_state(&st);
+	CHECK_EQ_INT(node_invites_create(&inv, now, 900, &iv), 0);
+	memcpy(l.token, iv->token, NODE_TOKEN_LEN);
+	strcpy(l.network_id, st.network_id);
+	CHECK_EQ_INT(node_invites_save(dir, &inv), 0);
+	strcpy(self.name, "pi");
+	strcpy(self.addr, "0.0.0.0:5001");
+	node_random_hex(self.node_id, NODE_ID_HEX / 2);
+	randombytes_buf(nonce, sizeof(nonce));
+	CHECK_EQ_INT(node_join_request_build_probe(&l, &self, NULL, 0, nonce, &body), 0);
+	CHECK_EQ_INT(node_join_examine(dir, &st, body, strlen(body), now, "::ffff:10.1.2.3:40000", &p),
+		     NODE_JOIN_OK);
+	CHECK_EQ_INT(p.probe_given, 1);
+	CHECK_MEM(p.probe_nonce, nonce, sizeof(nonce));
+	CHECK_EQ_INT(node_join_pending_probe_target(&p, ip, sizeof(ip), &port), 0);
+	CHECK_STR(ip, "10.1.2.3");
+	CHECK_EQ_INT(port, 5001);
+	node_join_pending_clear(&p);
+	free(body);
+	CHECK_EQ_INT(node_join_request_build(&l, &self, NULL, 0, &body), 0);
+	CHECK_EQ_INT(node_join_examine(dir, &st, body, strlen(body), now, "10.1.2.3:1", &p),
+		     NODE_JOIN_OK);
+	CHECK_EQ_INT(p.probe_given, 0);
+	node_join_pending_clear(&p);
+	free(body);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char info[400];
+
+		snprintf(info, sizeof(info), "{\"name\":\"pi\",\"public_addr\":\"0.0.0.0:5001\","
+			 "\"node_id\":\"%s\",\"probe\":%s}", self.node_id, bad[i]);
+		body = sealed_request(&l, info);
+		CHECK_EQ_INT(node_join_examine(dir, &st, body, strlen(body), now, "10.1.2.3:1", &p),
+			     NODE_JOIN_MALFORMED);
+		CHECK_EQ_INT(p.probe_given, 0);
+		free(body);
+	}
+	node_joinlink_clear(&l);
+	node_invites_clear(&inv);
+	node_state_clear(&st);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -161,6 +240,7 @@ int main(void)
 	CHECK_EQ_INT(node_state_dir_ensure(dir), 0);
 	RUN_TEST(test_state_json);
 	RUN_TEST(test_join);
+	RUN_TEST(test_probe_field);
 	{
 		char cmd[128];
 
