@@ -68,6 +68,12 @@ daemon() {
 REBOOT_LOG=$WORK/reboot.log
 daemon 1 "$P1" CONSTELLA_ALLOW_REBOOT=1 CONSTELLA_REBOOT_DRY_RUN="$REBOOT_LOG" REBOOT_CMD=/bin/true
 wait_bot_state "$CLI" "$WORK/n1" running 20 && ok "bot running on n1" || { fail "bot not running"; finish; }
+# "running" from the moment the long poll starts, not when the first one
+# comes back (CONSTELLA_BOT_POLL_TIMEOUT later: 5 s here, 25 s by default)
+PT=$(date -d "$(grep -m1 "polling from update" "$WORK/n1.log" | cut -d' ' -f1)" +%s)
+SINCE=$("$CLI" --state-dir "$WORK/n1" status --json | jq .bot.since)
+[ "$SINCE" -le $((PT + 1)) ] && ok "state running since the poll started ($SINCE, poll at $PT)" ||
+	fail "state running only since $SINCE, the poll started at $PT"
 
 # setMyCommands reached the emulator
 C=$(emu_curl "$EMU_URL/_harness/commands?token=$TOKEN" | jq -r '[.result[].command] | join(",")')
