@@ -1,9 +1,11 @@
 #!/bin/bash
 # The bot against the Bot API emulator (telegram-test-api 4.2.1), driven as
 # the owner through the emulator's client side, with real daemons on
-# loopback: a stranger is refused; /start binds the owner; the node card and
-# every button (Stats, Network, Metrics with its PNG, Reboot cancelled and
-# confirmed); a stale button; /stats; /invite and a real join with the link;
+# loopback: the state and deleteWebhook at start; a stranger is refused;
+# /start binds the owner; the node card and every button (Stats, Network,
+# Metrics with its PNG, Reboot cancelled and confirmed, Back, Refresh); a
+# speed test that waits on a stopped node while the bot answers a command; a
+# stale button; /stats; /invite (15 min by default) and a real join with the link;
 # the token reaches the joiner; `constella bot-token set` replaces it
 # everywhere; 429 is obeyed; 409 makes the runner yield; a bad token is one
 # log line and a state; /remove with confirmation. No token in any log.
@@ -21,7 +23,7 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok: $*"; }
 cleanup() {
 	set +e
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	emu_stop
 	rm -rf "$WORK"
@@ -74,6 +76,10 @@ PT=$(date -d "$(grep -m1 "polling from update" "$WORK/n1.log" | cut -d' ' -f1)" 
 SINCE=$("$CLI" --state-dir "$WORK/n1" status --json | jq .bot.since)
 [ "$SINCE" -le $((PT + 1)) ] && ok "state running since the poll started ($SINCE, poll at $PT)" ||
 	fail "state running only since $SINCE, the poll started at $PT"
+# a webhook would make getUpdates fail with 409: deleted before the first poll
+emu_log | jq -e --arg t "$TOKEN" '[.result[] | select(.token == $t) | .method] |
+	index("deleteWebhook") != null and index("deleteWebhook") < index("getUpdates")' >/dev/null &&
+	ok "deleteWebhook before the first getUpdates" || fail "no deleteWebhook before polling"
 
 # setMyCommands reached the emulator
 C=$(emu_curl "$EMU_URL/_harness/commands?token=$TOKEN" | jq -r '[.result[].command] | join(",")')
@@ -155,7 +161,15 @@ reply_to "$M" 10 >/dev/null
 wait_for 10 tg wait-text '<b>n1</b>\nCPU: <b>' 1 &&
 	ok "/stats answered with every node" || fail "/stats"
 
-# --- /invite and a real join with that link
+# a list drawn while n1 is alone, for 🔄 Refresh once n2 is up
+M=$(say /nodes)
+reply_to "$M" 10 | jq -r .text | grep -q "1 node, 1 online" || fail "/nodes alone"
+
+# --- /invite: 15 min by default; then /invite 1h and a real join with that link
+M=$(say /invite)
+R=$(reply_to "$M" 10 | jq -r .text)
+echo "$R" | grep -q "valid 15 min" && echo "$R" | grep -q "ttl=900s</code>" && ok "/invite: 15 min by default" ||
+	fail "/invite answered [$R]"
 M=$(say "/invite 1h")
 R=$(reply_to "$M" 10 | jq -r .text)
 LINK=$(echo "$R" | sed -n 's/^<code>\(join:[^<]*\)<\/code>$/\1/p' | head -1 | sed 's/&amp;/\&/g')
@@ -163,17 +177,34 @@ echo "$R" | grep -q "valid 1 h" && [ -n "$LINK" ] && ok "/invite 1h: link" || fa
 "$CLI" --state-dir "$WORK/n2" join --server-name n2 --join "$LINK" --public-addr "127.0.0.1:$P2" \
 	>"$WORK/join.out" 2>&1 && ok "n2 joined with the bot's link" || fail "join: $(cat "$WORK/join.out")"
 [ "$(cat "$WORK/n2/bot_token" 2>/dev/null)" = "$TOKEN" ] && ok "token reached the joiner in the sealed join reply" || fail "joiner has no token"
-[ "$(stat -c %a "$WORK/n2/bot_token" 2>/dev/null)" = 600 ] && ok "bot_token is 0600" || fail "bot_token mode"
+for f in n1/bot_token n1/bot.json n2/bot_token n2/bot.json; do
+	[ "$(stat -c %a "$WORK/$f" 2>/dev/null)" = 600 ] || fail "$f mode $(stat -c %a "$WORK/$f" 2>&1)"
+done
+ok "bot_token and bot.json are 0600 on both nodes"
 daemon 2 "$P2"
 two_alive() { "$CLI" --state-dir "$WORK/n1" status --json | jq -e '[.peers[] | select(.status == "alive")] | length == 2' >/dev/null; }
 wait_for 20 two_alive && ok "n2 alive" || fail "n2 not alive"
+# 🔄 Refresh: the list drawn while n1 was alone, redrawn in place
+S0=$(tg screen | jq .message_id)
+press "Refresh" >/dev/null
+wait_screen "2 nodes, 2 online" && [ "$(tg screen | jq .message_id)" = "$S0" ] &&
+	ok "🔄 Refresh: the same message now lists n2" || fail "refresh"
 M=$(say /nodes)
 R=$(reply_to "$M" 10 | jq -r .text)
 echo "$R" | grep -q "2 nodes, 2 online" && ok "/nodes: 2 nodes" || fail "/nodes answered [$R]"
 # n2's card: a real node-to-node speed test against the bot's node
 press "n2" >/dev/null
 wait_screen "🖥 <b>n2</b>" || fail "no card for n2"
+# A long action blocks nothing: n2 is stopped (SIGSTOP) before the button,
+# so the test waits on n2; meanwhile the bot answers a command at once and
+# the card keeps "running…". Then n2 goes on and the result arrives.
+kill -STOP "$PID2"
 press "Network" >/dev/null
+wait_screen "Speed test: <i>running…</i>" 5 || fail "no running… on the card"
+M=$(say /help)
+reply_to "$M" 5 >/dev/null && screen_text | grep -q "Speed test: <i>running…</i>" &&
+	ok "/help answered while the speed test waits on n2" || fail "/help not answered during the speed test"
+kill -CONT "$PID2"
 wait_screen "Speed test</b> with n1" 40 && screen_text | grep -q "Mbit/s · ⬆️ <b>" &&
 	ok "🌐 Network n2 ⇄ n1: $(screen_text | tail -1)" || fail "node-to-node speed test"
 press "Back" >/dev/null
