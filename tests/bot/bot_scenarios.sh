@@ -250,7 +250,35 @@ N=$(grep -c "the bot token is refused by Telegram" "$WORK/n1.log")
 	ok "no retry loop on a bad token" || fail "retries on a bad token"
 kill -0 "$PID1" && ok "daemon still up" || fail "daemon died"
 TOKEN3=555555555:AAthird-$$-token_of_the_bot
-echo "$TOKEN3" | "$CLI" --state-dir "$WORK/n1" bot-token set >/dev/null || fail "bot-token set 3"
+# typed at a terminal this time: the prompt does not echo it
+python3 - "$CLI" "$WORK/n1" "$TOKEN3" >"$WORK/tty.out" <<'PY'
+import os, pty, select, sys, time
+cli, sd, tok = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(cli, [cli, '--state-dir', sd, 'bot-token', 'set'])
+out = b''
+def read_until(pred, secs):
+    global out
+    end = time.time() + secs
+    while time.time() < end and not pred():
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                return
+            if not d:
+                return
+            out += d
+read_until(lambda: b'BotFather' in out, 10)
+os.write(fd, tok.encode() + b'\n')
+read_until(lambda: False, 10)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace'))
+sys.exit(0 if os.WEXITSTATUS(st) == 0 and tok.encode() not in out and b'replaced' in out else 1)
+PY
+[ $? = 0 ] && ok "bot-token set at a terminal: token not echoed ($(tr -d '\r' <"$WORK/tty.out" | tail -1))" ||
+	fail "bot-token set at a terminal: $(cat "$WORK/tty.out")"
 TOKEN=$TOKEN3
 wait_bot_state "$CLI" "$WORK/n1" running 15 && ok "a good token again: running" || fail "not running with token 3"
 
