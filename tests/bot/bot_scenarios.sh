@@ -9,11 +9,13 @@
 # the token reaches the joiner; `constella bot-token set` replaces it
 # everywhere; 429 is obeyed; 409 makes the runner yield; a bad token is one
 # log line and a state; /remove with confirmation. No token in any log.
+# Over the signed RPC: GetSettings seals the token, BotCursor is fenced.
 # n1 has priority -1, so it leads and holds the bot throughout.
-# usage: bot_scenarios.sh CONSTELLA CONSTELLAD EMU_DIR
+# usage: bot_scenarios.sh CONSTELLA CONSTELLAD EMU_DIR RPC_PROBE
 set -u
 CLI=$1
 DAEMON=$2
+PROBE=$4
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/botsc.XXXXXX)
 . "$HERE/botlib.sh" "$3"
@@ -208,6 +210,29 @@ kill -CONT "$PID2"
 wait_screen "Speed test</b> with n1" 40 && screen_text | grep -q "Mbit/s · ⬆️ <b>" &&
 	ok "🌐 Network n2 ⇄ n1: $(screen_text | tail -1)" || fail "node-to-node speed test"
 press "Back" >/dev/null
+
+# --- the settings and the cursor over the signed RPC, as a member sees them
+# (rpc_probe signs with the network secret from n1's state file)
+probe() {
+	"$PROBE" --url "http://127.0.0.1:$P2/rpc" --state "$WORK/n1/network_state.json" --method "$1" \
+		--params "$2" 2>&1
+}
+R=$(probe GetSettings '{}')
+echo "$R" | grep -q '^200 ' && echo "$R" | grep -q '"token"' && ! echo "$R" | grep -qF "$TOKEN" &&
+	! echo "$R" | grep -qF "${TOKEN#*:}" && ok "GetSettings: the token only sealed" ||
+	fail "GetSettings answered [$R]"
+# BotCursor is fenced by the lease: a member that is not the holder of the
+# lease n2 knows (n2 itself, at the current epoch) is refused, and so is a
+# request without an epoch; the cursor does not move
+E=$("$CLI" --state-dir "$WORK/n1" status --json | jq .bot_lease_epoch)
+C0=$(probe GetBotCursor '{}' | cut -d' ' -f2- | jq -c .result.cursor)
+BIG=$(echo "$C0" | jq -c '.update_id += 1000 | .answered = .update_id')
+R1=$(probe BotCursor "{\"holder\": \"$(cat "$WORK/n2/node_id")\", \"epoch\": $E, \"cursor\": $BIG}")
+R2=$(probe BotCursor "{\"holder\": \"$(cat "$WORK/n1/node_id")\", \"epoch\": 0, \"cursor\": $BIG}")
+C1=$(probe GetBotCursor '{}' | cut -d' ' -f2- | jq -c .result.cursor)
+echo "$R1" | grep -q '^409 .*stale lease' && echo "$R2" | grep -q '^400 ' && [ -n "$C0" ] && [ "$C1" = "$C0" ] &&
+	ok "BotCursor from a non-holder: 409; without an epoch: 400; cursor kept: $C1" ||
+	fail "BotCursor: [$R1] [$R2], cursor $C0 -> $C1"
 
 # --- 429: the retry waits retry_after
 harness inject '{"method": "sendMessage", "status": 429, "description": "Too Many Requests: retry after 2", "retry_after": 2, "count": 1}' >/dev/null
