@@ -40,6 +40,9 @@ expect 2 "--public-addr is required" "$CLI" --state-dir "$A" init --server-name 
 expect 2 "--public-addr is required" "$CLI" --state-dir "$A" init --server-name alpha --public-addr 1.2.3.4:70000 --owner @o
 expect 2 "--priority must be" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o --priority 5x
 expect 2 "unknown option" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o --bogus
+# what the bot would never recognise, or the daemon refuse to start with
+expect 2 "--owner is required: the owner's Telegram" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner '@bob smith'
+expect 2 "--bot-token must be the token from @BotFather" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o --bot-token 'abc/def?x'
 expect 2 "unexpected argument" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o extra
 expect 2 "unknown command" "$CLI" frobnicate
 expect 2 "missing command" "$CLI"
