@@ -499,10 +499,11 @@ int node_telemetry_new(const struct node_telemetry_env *env, struct node_telemet
 	ev_timer_init(&t->save_timer, tel_on_save, TEL_SAVE_EVERY_S, TEL_SAVE_EVERY_S);
 	t->save_timer.data = t;
 	ev_timer_start(env->loop, &t->save_timer);
-	cst_info("telemetry: sampling every %u s, %u h of history in %zu bytes%s%s",
+	cst_info("telemetry: sampling every %u s, %u h of history in %zu bytes%s%s%s",
 		 env->cfg->sample_every_sec, env->cfg->metrics_window_h,
 		 tel_history_bytes(&t->hist), t->prom ? ", metrics on " : "",
-		 t->prom ? addr : "");
+		 t->prom ? addr : "",
+		 t->prom && !tel_promhttp_port(t->prom) ? " once the address is up" : "");
 	*out = t;
 	return 0;
 fail:

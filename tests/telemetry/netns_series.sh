@@ -8,7 +8,8 @@
 # that announced its reboot shows as "rebooting" on its peer when it goes,
 # and "alive" again when it is back, while a plain crash shows "down"; the
 # history survives a restart, and a corrupt history file is one log line and
-# an empty history; METRICS_LISTEN on a public address is refused.
+# an empty history; METRICS_LISTEN on a public address or on a port in use
+# is refused at start.
 # usage: netns_series.sh CONSTELLA CONSTELLAD TEL_RPC PROMCHECK
 . "$(cd "$(dirname "$0")" && pwd)/lib_tel.sh" "$@"
 
@@ -115,5 +116,21 @@ nsx 1 timeout 5 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin METRICS_LISTEN=0.0.0.0
 	fail "METRICS_LISTEN=0.0.0.0 accepted"
 grep -q "METRICS_LISTEN: 0.0.0.0 is neither loopback nor this node's overlay address" "$WORK/pub.log" &&
 	ok "METRICS_LISTEN on a public address refused" || fail "METRICS_LISTEN=0.0.0.0: $(cat "$WORK/pub.log")"
+# a port someone else holds is refused at start with the reason, not
+# retried forever as if the address were not up yet
+# (it writes its own PID: $! would be the subshell's; cleanup kills both)
+nsx 1 python3 -c 'import os, socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 9478)); s.listen(); open(sys.argv[1], "w").write(str(os.getpid())); time.sleep(30)' \
+	"$WORK/holder.pid" >/dev/null 2>&1 &
+DPID[holder]=$!
+for _ in $(seq 50); do [ -s "$WORK/holder.pid" ] && break; sleep 0.1; done
+DPID[holder2]=$(cat "$WORK/holder.pid")
+nsx 1 timeout 5 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin METRICS_LISTEN=127.0.0.1:9478 \
+	"$DAEMON" --state-dir "$WORK/n1copy" --listen "$(addr 1):4999" >"$WORK/busy.log" 2>&1
+RC=$?
+[ "$RC" = 1 ] && grep -q "METRICS_LISTEN 127.0.0.1:9478: Address already in use" "$WORK/busy.log" &&
+	ok "METRICS_LISTEN on a port in use: refused at start" ||
+	fail "METRICS_LISTEN on a port in use: exit $RC, $(grep -i metrics "$WORK/busy.log")"
 
 finish
