@@ -63,11 +63,11 @@ static void print_speed(const char *label, const cJSON *r)
 
 	if (!cJSON_IsObject(r))
 		return;
-	printf("%-8s %s %s%s: down %s up %s rtt %.2f ms%s%s\n", "speed", label,
+	printf("%-8s %s %s%s: down %s, up %s, rtt %.2f ms%s%s\n", "speed", label,
 	       node_cli_jstr(r, "peer"), node_cli_jstr(r, "host"),
-	       human(node_cli_jnum(r, "down_bytes_per_s"), "B/s", a, sizeof(a)),
-	       human(node_cli_jnum(r, "up_bytes_per_s"), "B/s", b, sizeof(b)),
-	       node_cli_jnum(r, "rtt_ms"), err[0] ? "  upload: " : "", err);
+	       node_cli_jmbit(r, "down_bytes_per_s", "failed", a, sizeof(a)),
+	       node_cli_jmbit(r, "up_bytes_per_s", "failed", b, sizeof(b)),
+	       node_cli_jnum(r, "rtt_ms"), err[0] ? ", upload: " : "", err);
 }
 
 static void print_stats(const cJSON *s)
