@@ -7,7 +7,8 @@
 # refused), REBOOT_CMD really, and is refused without CAP_SYS_BOOT; a node
 # that announced its reboot shows as "rebooting" on its peer when it goes,
 # and "alive" again when it is back, while a plain crash shows "down"; the
-# history survives a restart, and a corrupt history file is one log line and
+# history survives a restart and a crash (less what came after the last
+# periodic save), and a corrupt history file is one log line and
 # an empty history; METRICS_LISTEN on a public address or on a port in use
 # is refused at start.
 # usage: netns_series.sh CONSTELLA CONSTELLAD TEL_RPC PROMCHECK
@@ -100,6 +101,17 @@ AFTER=$(rpc 2 1 GetTS '{"kind":"mem"}' | jq '.summary.count')
 grep -q "points of history loaded" "$WORK/n1.log" && [ "$BEFORE" -ge 5 ] && [ "$AFTER" -gt "$BEFORE" ] &&
 	ok "history kept across a restart: $BEFORE points before, $AFTER after" ||
 	fail "history across a restart: $BEFORE before, $AFTER after"
+# a crash (SIGKILL) loses only what came after the last periodic save
+# (every 5 minutes; every second here)
+daemon_stop 1
+daemon_start 1 "${COMMON[@]}" CONSTELLA_TEST_TEL_SAVE_S=1 || finish
+sleep 4
+BEFORE=$(rpc 2 1 GetTS '{"kind":"mem"}' | jq '.summary.count')
+daemon_kill 1
+daemon_start 1 "${COMMON[@]}" || finish
+AFTER=$(rpc 2 1 GetTS '{"kind":"mem"}' | jq '.summary.count')
+[ "$AFTER" -ge $((BEFORE - 1)) ] && ok "history kept across a crash: $BEFORE points before SIGKILL, $AFTER after" ||
+	fail "history across a crash: $BEFORE points before SIGKILL, $AFTER after"
 daemon_stop 1
 printf 'garbage' | dd of="$WORK/n1/telemetry.bin" bs=1 seek=30 conv=notrunc 2>/dev/null
 daemon_start 1 "${COMMON[@]}" || finish
