@@ -49,8 +49,14 @@ grep -q 'unknown kind "nope" (known: cpu, mem' "$WORK/bad.json" && ok "GetTS unk
 jq -e '.v == 2 and .name == "n1" and .summaries.cpu.count >= 5 and (.cpu.per_core_pct | length) >= 1 and .mem.total_b > 0 and (.net | map(.iface) | index("eth0")) != null and .overlay == null' "$WORK/stats.json" >/dev/null &&
 	ok "stats n1 from n2: cpu $(jq .cpu.total_pct "$WORK/stats.json") %, $(jq .summaries.cpu.count "$WORK/stats.json") cpu points" ||
 	fail "stats n1 from n2: $(head -c 800 "$WORK/stats.json")"
+jq -e '.summaries.cpu.unit == "percent" and .summaries.net_rx.unit == "bytes_per_s" and .summaries.peer_rtt.unit == "ms"' "$WORK/stats.json" >/dev/null ||
+	fail "stats n1: summaries without their units: $(jq -c .summaries.cpu "$WORK/stats.json")"
+# the text form gives each series in its unit
 "$CLI" --state-dir "$WORK/n2" stats >"$WORK/stats.txt" 2>&1 && grep -q "^n2 " "$WORK/stats.txt" &&
-	grep -q "^SERIES" "$WORK/stats.txt" && ok "stats (text) of this node" || fail "stats (text): $(cat "$WORK/stats.txt")"
+	grep -q "^SERIES" "$WORK/stats.txt" && grep -Eq "^cpu +[0-9.]+ % +[0-9.]+ % +[0-9.]+ % +[0-9]+$" "$WORK/stats.txt" &&
+	grep -Eq "^net_rx +[0-9.]+ (Ki|Mi)?B/s " "$WORK/stats.txt" && grep -Eq "^procs +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$" "$WORK/stats.txt" &&
+	ok "stats (text) of this node: $(grep -E '^(cpu|net_rx) ' "$WORK/stats.txt" | tr -s ' ' | paste -sd'|')" ||
+	fail "stats (text): $(cat "$WORK/stats.txt")"
 "$CLI" --state-dir "$WORK/n2" stats nobody >/dev/null 2>"$WORK/nobody.err" && fail "stats of a non-member"
 grep -q "no member" "$WORK/nobody.err" || fail "stats nobody: $(cat "$WORK/nobody.err")"
 
