@@ -59,8 +59,10 @@ expect 1 "already in a network" "$CLI" --state-dir "$A" init --server-name alpha
 NET=$(jq -r .network_id "$A/network_state.json")
 
 # --- status --json
-"$CLI" --state-dir "$A" status --json >"$W/st.json" && jq -e '(.peers|length)==1 and .peers[0].self==true and .network_id=="'"$NET"'"' "$W/st.json" >/dev/null \
-	&& ok "status --json parses" || fail "status --json: $(cat "$W/st.json")"
+"$CLI" --state-dir "$A" status --json >"$W/st.json" && jq -e '(.peers|length)==1 and .peers[0].self==true and .network_id=="'"$NET"'" and .daemon==false' "$W/st.json" >/dev/null \
+	&& ok "status --json parses (no daemon: daemon false)" || fail "status --json: $(cat "$W/st.json")"
+"$CLI" --state-dir "$A" status | grep -q "^warning: constellad does not answer here (not running?)" \
+	&& ok "status table without a daemon says so" || fail "status table without a daemon: $("$CLI" --state-dir "$A" status)"
 expect 2 "unknown option" "$CLI" --state-dir "$A" status --xml
 
 # --- invites
@@ -111,9 +113,10 @@ wait_jq() { for _ in $(seq 50); do jq -e "$2" "$1" >/dev/null 2>&1 && return 0; 
 
 # --- control socket (status through the daemon, remove)
 [ "$(stat -c %a "$A/control.sock")" = 600 ] && ok "control.sock 0600" || fail "control.sock mode $(stat -c %a "$A/control.sock" 2>&1)"
-"$CLI" --state-dir "$A" status --json >"$W/st2.json" && jq -e '[.peers[].name]|sort==["alpha","beta"]' "$W/st2.json" >/dev/null \
+"$CLI" --state-dir "$A" status --json >"$W/st2.json" && jq -e '([.peers[].name]|sort==["alpha","beta"]) and .daemon==true' "$W/st2.json" >/dev/null \
 	&& ok "status --json through the daemon" || fail "status via daemon: $(cat "$W/st2.json")"
-"$CLI" --state-dir "$A" status | grep -q "^beta " && ok "status table" || fail "status table"
+"$CLI" --state-dir "$A" status >"$W/st2.txt" && grep -q "^beta " "$W/st2.txt" && ! grep -q "does not answer" "$W/st2.txt" \
+	&& ok "status table" || fail "status table: $(cat "$W/st2.txt")"
 expect 1 "no member with that name" "$CLI" --state-dir "$A" remove nosuch
 expect 1 "cannot remove this node itself" "$CLI" --state-dir "$A" remove alpha
 expect 2 "usage" "$CLI" --state-dir "$A" remove
