@@ -95,6 +95,25 @@ start_daemon() {
 	fail "daemon did not start: $(tail -3 "$W/daemon.log")"
 }
 start_daemon 1
+# An overloaded seed says so (issue 11), and the join says "overloaded", not
+# "unreachable": hold the seed's per-address limit (16 + 4 per member) full
+# of idle connections from 127.0.0.1, then join from the same address.
+LIM=$("$CLI" --state-dir "$A" status --json | jq .rpc.max_per_address)
+python3 -c 'import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(int(sys.argv[2]))]
+print("held", flush=True); time.sleep(30)' "$PORT" "$LIM" >"$W/held" 2>&1 &
+HOLD=$!
+PIDS+=("$HOLD")
+for _ in $(seq 50); do
+	[ "$("$CLI" --state-dir "$A" status --json 2>/dev/null | jq .rpc.connections)" -ge "$LIM" ] 2>/dev/null && break
+	sleep 0.1
+done
+expect 1 "seed $SEED is overloaded: server busy: $((LIM + 1)) connections open from 127.0.0.1 (limit $LIM per address); try again" \
+	"$CLI" --state-dir "$W/busy" join --server-name beta --join "$LINK" --public-addr 127.0.0.1:$((PORT + 1))
+[ ! -e "$W/busy/network_state.json" ] && ok "overloaded seed: nothing written" || fail "state written after a refused join"
+grep -q "warn  alpha: rpc: refused a request from 127.0.0.1:[0-9]*: server busy: $((LIM + 1)) connections open from 127.0.0.1 (limit $LIM per address)" "$W/daemon.log" \
+	&& ok "seed logs the refusal with its reason" || fail "no refusal in the seed's log: $(tail -3 "$W/daemon.log")"
+kill "$HOLD"; wait "$HOLD" 2>/dev/null
 B=$W/b
 expect 0 "" "$CLI" --state-dir "$B" join --server-name beta --join "$LINK" --public-addr 127.0.0.1:$((PORT + 1))
 jq -e '[.peers[].name]|sort==["alpha","beta"]' "$B/network_state.json" >/dev/null && ok "joiner lists both" || fail "joiner peers"
