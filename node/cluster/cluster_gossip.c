@@ -402,7 +402,8 @@ static void m_gossip(void *user, const cJSON *params, struct rpc_call *call)
 		return;
 	}
 	if (node_gossip_parse_digest(cJSON_GetObjectItemCaseSensitive(params, "digest"), &dg, &n)) {
-		rpc_call_error(call, 400, "Gossip: digest must be [[id, gen, hb, age_ms, ver]]");
+		rpc_call_error(call, 400, "Gossip: digest must be [\"id:gen:hb:age_ms:ver:ack_ms\"], "
+			       "one entry per member");
 		return;
 	}
 	cl_heard_direct(c, from->valuestring, params, 0);
