@@ -99,6 +99,7 @@ start_daemon 1
 # "unreachable": hold the seed's per-address limit (16 + 4 per member) full
 # of idle connections from 127.0.0.1, then join from the same address.
 LIM=$("$CLI" --state-dir "$A" status --json | jq .rpc.max_per_address)
+[ "$LIM" = 20 ] && ok "one member: 20 connections per address" || fail "per-address limit $LIM with one member, want 16 + 4"
 python3 -c 'import socket, sys, time
 s = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(int(sys.argv[2]))]
 print("held", flush=True); time.sleep(30)' "$PORT" "$LIM" >"$W/held" 2>&1 &
@@ -139,6 +140,9 @@ wait_jq() { for _ in $(seq 50); do jq -e "$2" "$1" >/dev/null 2>&1 && return 0; 
 expect 1 "no member with that name" "$CLI" --state-dir "$A" remove nosuch
 expect 1 "cannot remove this node itself" "$CLI" --state-dir "$A" remove alpha
 expect 2 "usage" "$CLI" --state-dir "$A" remove
+# the limits follow the membership: 4 connections per member more
+"$CLI" --state-dir "$A" status --json >"$W/st3.json" && jq -e '.rpc.max_per_address == 24 and .rpc.max_connections == 72' "$W/st3.json" >/dev/null \
+	&& ok "two members: limits 72 / 24 per address" || fail "limits with two members: $(jq -c .rpc "$W/st3.json")"
 L_RM=$("$CLI" --state-dir "$A" invite 2>/dev/null)
 expect 0 "" "$CLI" --state-dir "$W/r" join --server-name rho --join "$L_RM" --public-addr 127.0.0.1:$((PORT + 4))
 wait_jq "$B/network_state.json" '[.peers[].name]|index("rho")!=null' && ok "beta heard of rho's join" || fail "beta lacks rho: $(cat "$W/beta.log")"
