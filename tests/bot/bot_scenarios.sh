@@ -254,6 +254,21 @@ python3 -c "import sys; sys.exit(0 if $YIELD >= 4.0 else 1)" && ok "next poll ${
 M=$(say /nodes)
 reply_to "$M" 15 >/dev/null && ok "answers after the conflict" || fail "no answer after 409"
 
+# --- server errors back off: 1 s, doubling, ±25 % jitter; one warning, then
+# debug lines; running again once a poll succeeds
+W0=$(grep -c "warn .*Telegram getUpdates failed" "$WORK/n1.log")
+harness inject '{"method": "getUpdates", "status": 502, "description": "Bad Gateway", "count": 3}' >/dev/null
+wait_bot_state "$CLI" "$WORK/n1" backoff 10 && ok "502: state backoff" || fail "no backoff state"
+wait_bot_state "$CLI" "$WORK/n1" running 20 && ok "running again after the back-off" || fail "not running after 502s"
+GAPS=$(emu_log | jq -c '[.result[] | select(.method == "getUpdates")] | (map(.status == 502) | index(true)) as $i |
+	[.[$i:$i + 4][] | .t] | [.[1] - .[0], .[2] - .[1], .[3] - .[2]]')
+python3 -c "import sys; g = $GAPS; sys.exit(0 if all(0.75 * d - 0.05 <= x <= 1.25 * d + 0.3 for x, d in zip(g, (1, 2, 4))) else 1)" &&
+	ok "back-off between polls: $GAPS s (1, 2, 4 ± 25 %)" || fail "back-off gaps $GAPS"
+[ "$(grep -c "warn .*Telegram getUpdates failed" "$WORK/n1.log")" = $((W0 + 1)) ] &&
+	ok "one warning for the three failures" || fail "$(($(grep -c "warn .*Telegram getUpdates failed" "$WORK/n1.log") - W0)) warnings"
+M=$(say /nodes)
+reply_to "$M" 15 >/dev/null && ok "answers after the back-off" || fail "no answer after the back-off"
+
 # --- bot-token set replaces the token everywhere
 TOKEN2=987654321:AAsecond-$$-token_of_the_bot
 echo "$TOKEN2" | "$CLI" --state-dir "$WORK/n1" bot-token set >"$WORK/bt.out" 2>&1 && ok "bot-token set: $(cat "$WORK/bt.out")" || fail "bot-token set: $(cat "$WORK/bt.out")"
