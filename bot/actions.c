@@ -494,7 +494,7 @@ static void act_reboot_done(struct act_job *j)
 	else if (cJSON_IsTrue(dry))
 		snprintf(body, sizeof(body), "🔄 Reboot recorded (dry run): the node was not restarted.");
 	else
-		snprintf(body, sizeof(body), "🔄 <b>Rebooting.</b> The node shows 🔴 until it is back.");
+		snprintf(body, sizeof(body), "🔄 <b>Rebooting.</b> The node shows 🔄 (rebooting, not down) until it is back.");
 	act_show(j, "🔄", body);
 }
 

@@ -386,6 +386,11 @@ static void on_gathered(void *user, const struct node_bot_cursor *c)
 	} else {
 		b->offset = 0; /* another bot: its update ids start elsewhere */
 	}
+	/* getMe and deleteWebhook just succeeded: the token works and the
+	 * long poll starts now. Waiting for the first poll to come back would
+	 * show "starting" for the whole poll timeout (25 s) while the bot
+	 * already answers. */
+	run_set_state(b, BOT_RUNNING, "");
 	cst_info("bot @%s polling from update %lld (lease epoch %llu)", b->username,
 		 (long long)b->offset, (unsigned long long)b->epoch);
 	run_poll(b);

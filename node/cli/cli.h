@@ -36,6 +36,11 @@ const cJSON *node_cli_jget(const cJSON *o, const char *k);
 double node_cli_jnum(const cJSON *o, const char *k);
 double node_cli_jnum0(const cJSON *o, const char *k);
 const char *node_cli_jstr(const cJSON *o, const char *k);
+/* A speed test's rate member (bytes per second) as "X.Y Mbit/s", or
+ * unknown ("failed" when the member is null or absent): speed tests speak
+ * bits, as iperf3 and every speed test does. Returns buf. */
+const char *node_cli_jmbit(const cJSON *o, const char *k, const char *unknown, char *buf,
+			   size_t cap);
 /* The only flag of `status` and `show`: --json. 0 (*json set) or -1 (usage). */
 int node_cli_json_flag(int argc, char **argv, int *json);
 /* Asks the daemon of state_dir: {"cmd": cmd} over its control socket. 0 with

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include "botwire.h"
 #include "cidr.h"
 #include "file.h"
 #include "rpc.h"
@@ -143,10 +144,15 @@ int node_cli_init(int argc, char **argv, const char *state_dir)
 		return usage("--server-name is required: 1-63 of [A-Za-z0-9._-]");
 	if (!addr || !node_cli_valid_addr(addr))
 		return usage("--public-addr is required: HOST:PORT");
-	if (!owner || !owner[0] || strlen(owner) >= sizeof(st.owner_username))
-		return usage("--owner is required (the owner's Telegram @username)");
-	if (bot && (!bot[0] || strlen(bot) > 127 || strpbrk(bot, " \t\r\n")))
-		return usage("--bot-token must be a non-empty token without spaces");
+	/* the rules the daemon and the bot apply: a value they would refuse
+	 * (a daemon that cannot start, an owner never recognised) is refused
+	 * here, before anything is written */
+	if (!owner || !node_botwire_username_ok(owner) || strlen(owner) >= sizeof(st.owner_username))
+		return usage("--owner is required: the owner's Telegram @username (1-32 of "
+			     "[A-Za-z0-9_])");
+	if (bot && !node_botwire_token_ok(bot))
+		return usage("--bot-token must be the token from @BotFather (1-127 of "
+			     "[A-Za-z0-9:_-])");
 	if ((r = init_vpn_check(&v, addr)))
 		return r;
 

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <math.h>
+#include <stdio.h>
 
 const cJSON *node_cli_jget(const cJSON *o, const char *k)
 {
@@ -28,4 +29,16 @@ const char *node_cli_jstr(const cJSON *o, const char *k)
 	const cJSON *v = node_cli_jget(o, k);
 
 	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+const char *node_cli_jmbit(const cJSON *o, const char *k, const char *unknown, char *buf,
+			   size_t cap)
+{
+	double v = node_cli_jnum(o, k);
+
+	if (isnan(v))
+		snprintf(buf, cap, "%s", unknown);
+	else
+		snprintf(buf, cap, "%.1f Mbit/s", v * 8 / 1e6);
+	return buf;
 }

@@ -154,10 +154,14 @@ int node_cli_speedtest(int argc, char **argv, const char *state_dir)
 		free(t);
 	} else {
 		const char *e = node_cli_jstr(res, "up_error");
+		char down[32], up[32];
 
-		printf("%s%s: down %.1f Mbit/s, up %.1f Mbit/s, rtt %.3f ms ", node_cli_jstr(res, "peer"),
-		       node_cli_jstr(res, "host"), node_cli_jnum(res, "down_bytes_per_s") * 8 / 1e6,
-		       node_cli_jnum(res, "up_bytes_per_s") * 8 / 1e6, node_cli_jnum(res, "rtt_ms"));
+		/* an upload that failed has a null rate and says why in up_error */
+		printf("%s%s: down %s, up %s, rtt %.3f ms ", node_cli_jstr(res, "peer"),
+		       node_cli_jstr(res, "host"),
+		       node_cli_jmbit(res, "down_bytes_per_s", "failed", down, sizeof(down)),
+		       node_cli_jmbit(res, "up_bytes_per_s", "failed", up, sizeof(up)),
+		       node_cli_jnum(res, "rtt_ms"));
 		printf("(%.1f s; %.0f MB down, %.0f MB up%s)%s%s\n", node_cli_jnum(res, "seconds"),
 		       node_cli_jnum(res, "down_bytes") / 1e6, node_cli_jnum(res, "up_bytes") / 1e6,
 		       !strcmp(node_cli_jstr(res, "limited_by"), "bytes") ? "; byte bound reached" : "",

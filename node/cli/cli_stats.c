@@ -44,6 +44,24 @@ static const char *pct(double v, char *buf, size_t cap)
 	return buf;
 }
 
+/* A series' figure in its unit (GetStats's summaries say which). */
+static const char *figure(double v, const char *unit, char *buf, size_t cap)
+{
+	if (isnan(v))
+		return "-";
+	if (!strcmp(unit, "percent"))
+		return pct(v, buf, cap);
+	if (!strcmp(unit, "bytes_per_s"))
+		return human(v, "B/s", buf, cap);
+	if (!strcmp(unit, "ms"))
+		snprintf(buf, cap, "%.2f ms", v);
+	else if (!strcmp(unit, "count"))
+		snprintf(buf, cap, "%.0f", v);
+	else
+		snprintf(buf, cap, "%.2f", v);
+	return buf;
+}
+
 static void print_uptime(double s)
 {
 	long m = isnan(s) ? -1 : (long)(s / 60);
@@ -63,11 +81,11 @@ static void print_speed(const char *label, const cJSON *r)
 
 	if (!cJSON_IsObject(r))
 		return;
-	printf("%-8s %s %s%s: down %s up %s rtt %.2f ms%s%s\n", "speed", label,
+	printf("%-8s %s %s%s: down %s, up %s, rtt %.2f ms%s%s\n", "speed", label,
 	       node_cli_jstr(r, "peer"), node_cli_jstr(r, "host"),
-	       human(node_cli_jnum(r, "down_bytes_per_s"), "B/s", a, sizeof(a)),
-	       human(node_cli_jnum(r, "up_bytes_per_s"), "B/s", b, sizeof(b)),
-	       node_cli_jnum(r, "rtt_ms"), err[0] ? "  upload: " : "", err);
+	       node_cli_jmbit(r, "down_bytes_per_s", "failed", a, sizeof(a)),
+	       node_cli_jmbit(r, "up_bytes_per_s", "failed", b, sizeof(b)),
+	       node_cli_jnum(r, "rtt_ms"), err[0] ? ", upload: " : "", err);
 }
 
 static void print_stats(const cJSON *s)
@@ -118,11 +136,16 @@ static void print_stats(const cJSON *s)
 		printf("\n");
 		cJSON_ArrayForEach(x, node_cli_jget(ov, "peers")) {
 			double hs = node_cli_jnum(x, "latest_handshake");
+			/* the age on the member's own clock, as `wg show` gives it */
+			double age = node_cli_jnum(s, "ts") - hs;
 
 			printf("%-8s   peer %-12s rx %s", "", node_cli_jstr(x, "name"),
 			       human(node_cli_jnum(x, "rx_bytes"), "B", a, sizeof(a)));
-			printf("  tx %s  handshake %s\n", human(node_cli_jnum(x, "tx_bytes"), "B", b, sizeof(b)),
-			       hs > 0 ? "yes" : "never");
+			printf("  tx %s  handshake ", human(node_cli_jnum(x, "tx_bytes"), "B", b, sizeof(b)));
+			if (hs > 0 && age >= 0)
+				printf("%.0f s ago\n", age);
+			else
+				printf("%s\n", hs > 0 ? "yes" : "never");
 		}
 	}
 	x = node_cli_jget(s, "speedtest");
@@ -132,11 +155,13 @@ static void print_stats(const cJSON *s)
 	printf("%-12s %12s %12s %12s %8s\n", "SERIES", "AVG", "MAX", "LAST", "POINTS");
 	cJSON_ArrayForEach(x, sum) {
 		double cnt = node_cli_jnum(x, "count");
+		const char *unit = node_cli_jstr(x, "unit");
 
 		if (!(cnt > 0))
 			continue;
-		printf("%-12s %12.2f %12.2f %12.2f %8.0f\n", x->string, node_cli_jnum(x, "avg"),
-		       node_cli_jnum(x, "max"), node_cli_jnum(x, "last"), cnt);
+		printf("%-12s %12s", x->string, figure(node_cli_jnum(x, "avg"), unit, a, sizeof(a)));
+		printf(" %12s", figure(node_cli_jnum(x, "max"), unit, a, sizeof(a)));
+		printf(" %12s %8.0f\n", figure(node_cli_jnum(x, "last"), unit, a, sizeof(a)), cnt);
 	}
 }
 

@@ -66,6 +66,9 @@ static void print_table(const cJSON *doc, int64_t now)
 		printf("overlay %s %s on %s, UDP port %.0f, public key %s\n", mode,
 		       node_cli_jstr(vpn, "address"), node_cli_jstr(vpn, "interface"),
 		       node_cli_jnum0(vpn, "listen_port"), node_cli_jstr(vpn, "public_key"));
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "daemon")))
+		printf("warning: constellad does not answer here (not running?): this is the state "
+		       "file as it last saved it, and its peers do not hear this node\n");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "clock_outlier")))
 		printf("warning: most members refuse this node's clock (see CLOCK): fix its time "
 		       "(NTP); it will not lead meanwhile\n");
@@ -120,7 +123,7 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 	char err[256], self_id[NODE_ID_HEX + 1] = "";
 	int64_t now = (int64_t)time(NULL);
 	cJSON *rep = NULL, *doc = NULL;
-	int json, rc = 1;
+	int json, live, rc = 1;
 
 	if (node_cli_json_flag(argc, argv, &json))
 		return usage("unknown option or argument");
@@ -128,6 +131,7 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 	if (node_cli_ask(state_dir, "status", &rep) == 0 &&
 	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rep, "status")))
 		doc = cJSON_DetachItemFromObjectCaseSensitive(rep, "status");
+	live = doc != NULL;
 	if (!doc) {
 		if (node_state_load(state_dir, &st, err, sizeof(err))) {
 			fprintf(stderr, "constella status: no network here (%s)\n", err);
@@ -139,6 +143,9 @@ int node_cli_status(int argc, char **argv, const char *state_dir)
 		cJSON_AddItemToObject(doc, "vpn", node_overlay_status_from_state(&st, self_id,
 										 state_dir));
 	}
+	/* A user who joined and has not started the service yet must not
+	 * take the file's last statuses for a live view. */
+	cJSON_AddBoolToObject(doc, "daemon", live);
 	if (json) {
 		char *t = cJSON_Print(doc);
 

@@ -539,8 +539,10 @@ static void cl_status_detail(struct node_cluster *c, const char *id, enum node_m
 		return;
 	}
 	if (s == NODE_MSHIP_UNKNOWN) {
-		snprintf(out, len, node_mship_starting(&c->ms, now) ? "not heard yet since this node started"
-								 : "never heard: its daemon has not run since it joined");
+		/* "not heard yet" only for a member this node still waits for */
+		snprintf(out, len, node_mship_starting(&c->ms, now) && e && e->at_start
+					   ? "not heard yet since this node started"
+					   : "never heard: its daemon has not run since it joined");
 		return;
 	}
 	if (s != NODE_MSHIP_DOWN || !e)

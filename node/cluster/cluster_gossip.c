@@ -163,6 +163,34 @@ static cJSON *cl_digest_json(struct node_cluster *c, double now)
 	return a;
 }
 
+/* While we start: a partner that has run for the failure timeout and has
+ * no counter of a member we were waiting to hear (no digest entry with
+ * one: an answer leaves out the counters we already match, and ours is
+ * none) has not heard it run either, so we stop waiting for it. Its uptime
+ * is its own clock now ("wall") minus its start time ("gen", unix seconds
+ * at its start, or above: a clock that went back only makes it smaller). */
+static void cl_merge_unheard(struct node_cluster *c, const cJSON *msg,
+			     const struct node_gossip_digest_entry *dg, size_t n)
+{
+	const cJSON *wall = cJSON_GetObjectItemCaseSensitive(msg, "wall");
+	uint64_t gen;
+
+	if (node_gossip_get_u64(msg, "gen", &gen) || !cJSON_IsNumber(wall) ||
+	    wall->valuedouble / 1000.0 - (double)gen <
+		    node_mship_fail_after(&c->ms, c->st->n_peers))
+		return;
+	for (size_t i = 0; i < c->st->n_peers; i++) {
+		const char *id = c->st->peers[i].node_id;
+		const struct node_gossip_digest_entry *d = node_gossip_digest_find(dg, n, id);
+
+		if ((!d || !d->gen) && node_mship_unheard(&c->ms, id)) {
+			cst_debug("member %s (%.8s): not heard run by members either; not waiting "
+				  "for it", cl_name(c, id), id);
+			cl_changed(c);
+		}
+	}
+}
+
 /* The relayed counters of a digest from `from` (validated already), and
  * the acceptances of its lease ("lease": [holder, epoch]) when it is ours. */
 static void cl_merge_counters(struct node_cluster *c, const char *from, const cJSON *msg,
@@ -184,6 +212,8 @@ static void cl_merge_counters(struct node_cluster *c, const char *from, const cJ
 		node_mship_observe(&c->ms, dg[i].id, dg[i].gen, dg[i].hb, dg[i].age,
 				   !strcmp(dg[i].id, from), now);
 	}
+	if (node_mship_starting(&c->ms, now))
+		cl_merge_unheard(c, msg, dg, n);
 }
 
 static void cl_add_self(struct node_cluster *c, cJSON *o)
@@ -372,7 +402,8 @@ static void m_gossip(void *user, const cJSON *params, struct rpc_call *call)
 		return;
 	}
 	if (node_gossip_parse_digest(cJSON_GetObjectItemCaseSensitive(params, "digest"), &dg, &n)) {
-		rpc_call_error(call, 400, "Gossip: digest must be [[id, gen, hb, age_ms, ver]]");
+		rpc_call_error(call, 400, "Gossip: digest must be [\"id:gen:hb:age_ms:ver:ack_ms\"], "
+			       "one entry per member");
 		return;
 	}
 	cl_heard_direct(c, from->valuestring, params, 0);

@@ -136,6 +136,16 @@ void node_mship_known_at_start(struct node_mship *m, const char *id)
 		e->at_start = 1;
 }
 
+int node_mship_unheard(struct node_mship *m, const char *id)
+{
+	struct node_mship_entry *e = mship_find(m, id);
+
+	if (!e || !e->at_start || e->gen)
+		return 0;
+	e->at_start = 0;
+	return 1;
+}
+
 const struct node_mship_entry *node_mship_get(const struct node_mship *m, const char *id)
 {
 	return mship_find(m, id);

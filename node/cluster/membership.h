@@ -86,6 +86,13 @@ void node_mship_seed(struct node_mship *m, uint64_t seed);
  * not lead over it before hearing it. (A member that joins later brings its
  * counter with it once it runs.) */
 void node_mship_known_at_start(struct node_mship *m, const char *id);
+/* A member that has run for at least the failure timeout told us (in a
+ * Gossip) that it has no counter of id either: id has not run lately, so a
+ * starting node stops waiting to hear it (it neither keeps this node from
+ * leading nor holds the lease up). Without this, a member that joined and
+ * never ran would cost every restart of the leader the whole startup grace.
+ * Returns 1 when that changed something. */
+int node_mship_unheard(struct node_mship *m, const char *id);
 /* Our own next heartbeat. */
 void node_mship_beat(struct node_mship *m);
 /* A counter for id, heard directly from it (age 0) or relayed (age:

@@ -416,6 +416,7 @@ int node_config_load(struct node_config *cfg, const char *dotenv, size_t dotenv_
 	cfg->allow_reboot = (int)u;
 	TRY(node_get_str(&l, "CONSTELLA_REBOOT_DRY_RUN", cfg->reboot_dry_run, sizeof(cfg->reboot_dry_run), NULL, err, errlen));
 	TRY(node_get_num(&l, "CONSTELLA_TEST_BG_FIRST_S", 600, 0.1, 86400, &cfg->test_bg_first_s, err, errlen));
+	TRY(node_get_num(&l, "CONSTELLA_TEST_TEL_SAVE_S", 300, 0.1, 86400, &cfg->test_tel_save_s, err, errlen));
 	(void)d;
 #undef TRY
 out:

@@ -40,7 +40,7 @@ struct node_config {
 	unsigned clock_skew;           /* CLOCK_SKEW, s, default 15 */
 	double leader_grace_sec;       /* LEADER_GRACE_SEC, default misses x interval + 2 */
 	double bot_lease_ttl;          /* BOT_LEASE_TTL, s, default 4 (the original: 10) */
-	unsigned sample_every_sec;     /* SAMPLE_EVERY_SEC, default 300 */
+	unsigned sample_every_sec;     /* SAMPLE_EVERY_SEC, default 10 */
 	unsigned metrics_window_h;     /* METRICS_WINDOW_H, default 6 */
 	unsigned metrics_summary_points; /* METRICS_SUMMARY_POINTS, default 12 */
 	int enable_bg_speedtest;       /* ENABLE_BG_SPEEDTEST 0|1, default 1 */
@@ -54,6 +54,7 @@ struct node_config {
 	int allow_reboot;              /* CONSTELLA_ALLOW_REBOOT 0|1 */
 	char reboot_dry_run[256];      /* CONSTELLA_REBOOT_DRY_RUN: file (tests) */
 	double test_bg_first_s;        /* CONSTELLA_TEST_BG_FIRST_S: first background test, default 600 */
+	double test_tel_save_s;        /* CONSTELLA_TEST_TEL_SAVE_S: history saved every, default 300 */
 };
 
 /* A lookup function: returns the value of a variable or NULL. */

@@ -52,18 +52,64 @@ static void pb_printf(struct prom_buf *b, const char *fmt, ...)
 	}
 }
 
-/* A label value with \, " and newline escaped as the format requires. */
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ * overlong forms, no surrogates, at most U+10FFFF), 0 when there is none.
+ * s is NUL-terminated, which no continuation byte matches. */
+static int pb_utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	int n;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* A label value with \, " and newline escaped as the format requires. The
+ * format is UTF-8 and Prometheus refuses a whole scrape over one bad label
+ * value; mount points and interface names are bytes (a directory named in
+ * Latin-1), so each byte that is not UTF-8 becomes U+FFFD. */
 static void pb_label_value(struct prom_buf *b, const char *v)
 {
 	for (; *v; v++) {
-		if (*v == '\\')
+		int n = pb_utf8_len((const unsigned char *)v);
+
+		if (n == 0) {
+			pb_printf(b, "\xef\xbf\xbd");
+		} else if (n > 1) {
+			pb_printf(b, "%.*s", n, v);
+			v += n - 1;
+		} else if (*v == '\\') {
 			pb_printf(b, "\\\\");
-		else if (*v == '"')
+		} else if (*v == '"') {
 			pb_printf(b, "\\\"");
-		else if (*v == '\n')
+		} else if (*v == '\n') {
 			pb_printf(b, "\\n");
-		else
+		} else {
 			pb_printf(b, "%c", *v);
+		}
 	}
 }
 

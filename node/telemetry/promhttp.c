@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "rpc.h"
@@ -19,6 +21,7 @@ struct tel_promhttp {
 	uint16_t port;
 	ev_io io;
 	ev_timer timer, retry;
+	int retry_err; /* the last bind failure logged while retrying */
 };
 
 /* body is ours to free with MHD_RESPMEM_MUST_FREE, a constant otherwise. */
@@ -97,16 +100,36 @@ static void ph_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ph_run(w->data);
 }
 
-/* 0 when bound and serving. */
+/* Why binding the address fails, if it does: MHD_start_daemon does not
+ * say, and "the address is not up yet" (retried) must be told apart from
+ * "the port is taken" (refused at start). The probe's socket is closed at
+ * once; MHD then binds its own with SO_REUSEADDR as this one does. */
+static int ph_probe(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r = 0;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, sl) < 0 || listen(fd, 1) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* 0 when bound and serving; -EADDRNOTAVAIL while the address is not up. */
 static int ph_bind(struct tel_promhttp *p)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL;
+	int r;
 
 	if (rpc_parse_addr(p->listen, &ss, &sl) < 0)
 		return -EINVAL;
+	if ((r = ph_probe(&ss, sl)))
+		return r;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	p->daemon = MHD_start_daemon(flags, 0, NULL, NULL, ph_access, p,
@@ -116,7 +139,7 @@ static int ph_bind(struct tel_promhttp *p)
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 				     MHD_OPTION_END);
 	if (!p->daemon)
-		return -EADDRNOTAVAIL;
+		return -EIO;
 	info = MHD_get_daemon_info(p->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	p->port = info ? info->port : 0;
 	info = MHD_get_daemon_info(p->daemon, MHD_DAEMON_INFO_EPOLL_FD);
@@ -136,10 +159,17 @@ static int ph_bind(struct tel_promhttp *p)
 static void ph_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tel_promhttp *p = w->data;
+	int r;
 
 	(void)revents;
-	if (ph_bind(p) == 0)
+	if ((r = ph_bind(p)) == 0) {
 		ev_timer_stop(loop, w);
+	} else if (r != p->retry_err) {
+		/* the address came up, but something else is wrong: say so once */
+		cst_warn("metrics: cannot listen on %s: %s: still retrying every %.0f s", p->listen,
+			 strerror(-r), TEL_PROMHTTP_RETRY_S);
+		p->retry_err = r;
+	}
 }
 
 int tel_promhttp_new(struct ev_loop *loop, const char *listen, tel_promhttp_render_fn render,
@@ -159,13 +189,16 @@ int tel_promhttp_new(struct ev_loop *loop, const char *listen, tel_promhttp_rend
 	p->timer.data = p;
 	ev_timer_init(&p->retry, ph_retry_cb, TEL_PROMHTTP_RETRY_S, TEL_PROMHTTP_RETRY_S);
 	p->retry.data = p;
-	if ((r = ph_bind(p)) == -EINVAL) {
+	r = ph_bind(p);
+	if (r && r != -EADDRNOTAVAIL) {
+		/* a port in use or not ours to take will not fix itself */
 		free(p);
 		return r;
 	}
 	if (r) {
-		cst_warn("metrics: cannot listen on %s yet (address not up?): retrying every %.0f s",
-			 listen, TEL_PROMHTTP_RETRY_S);
+		cst_warn("metrics: cannot listen on %s yet (the address is not up): retrying every "
+			 "%.0f s", listen, TEL_PROMHTTP_RETRY_S);
+		p->retry_err = r;
 		ev_timer_start(loop, &p->retry);
 	}
 	*out = p;

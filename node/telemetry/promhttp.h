@@ -3,8 +3,9 @@
  * rpc/server.c serves the RPC: no thread of its own, and the exposition is
  * rendered on the loop from the last sample (microseconds). Only GET and
  * HEAD of /metrics are answered; everything else is 404 or 405. When the
- * address cannot be bound yet (the overlay address before the device is
- * up), binding is retried every TEL_PROMHTTP_RETRY_S with one log line. */
+ * address is not up yet (the overlay address before the device is up),
+ * binding is retried every TEL_PROMHTTP_RETRY_S with one log line; any other
+ * failure (the port in use) is refused at once. */
 #ifndef TEL_PROMHTTP_H
 #define TEL_PROMHTTP_H
 
@@ -20,7 +21,8 @@ typedef int (*tel_promhttp_render_fn)(void *ctx, char **out, size_t *len);
 
 struct tel_promhttp;
 
-/* listen: "IP:PORT" or "[IPv6]:PORT" (numeric). */
+/* listen: "IP:PORT" or "[IPv6]:PORT" (numeric). 0 when serving or waiting
+ * for the address to come up; -errno otherwise (-EADDRINUSE...). */
 int tel_promhttp_new(struct ev_loop *loop, const char *listen, tel_promhttp_render_fn render,
 		     void *ctx, struct tel_promhttp **out);
 /* The bound port, 0 while not bound. */

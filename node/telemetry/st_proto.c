@@ -334,12 +334,15 @@ int tel_st_client_run(const char *host, uint16_t port, const uint8_t token[TEL_S
 	    (r = st_send_frames(&io, fb, seconds, max_bytes, "upload", &f->up_bytes, &by_bytes)) ||
 	    (r = st_read(&io, res, sizeof(res))))
 		goto out;
-	if (res[0] != 'R') {
+	/* what arrived, as the receiver counted it: never more than was sent,
+	 * in no longer than the session may last */
+	if (res[0] != 'R' || st_get64(res + 1) > f->up_bytes ||
+	    st_get64(res + 9) > (uint64_t)((2 * seconds + ST_SLACK_S) * 1e9)) {
 		r = -EPROTO;
 		goto out;
 	}
 	f->limited_by_bytes |= by_bytes;
-	f->up_bytes = st_get64(res + 1); /* what arrived, as the receiver counted it */
+	f->up_bytes = st_get64(res + 1);
 	f->up_s = (double)st_get64(res + 9) / 1e9;
 	step = "download";
 	st_progress(ctl, "download", 0, 0);
@@ -455,14 +458,18 @@ int tel_st_serve(int lfd, const uint8_t token[TEL_ST_TOKEN_LEN], double accept_s
 		goto out;
 	}
 	for (int pings = 0;;) {
+		step = "request";
 		if ((r = st_read(&io, &cmd, 1)))
 			goto out;
 		if (cmd == 'P') {
 			uint8_t ping[9] = { 'P' };
 
 			step = "latency";
-			if (++pings > TEL_ST_PINGS || (r = st_read(&io, ping + 1, 8)) ||
-			    (r = st_write(&io, ping, 9)))
+			if (++pings > TEL_ST_PINGS) {
+				r = -EPROTO; /* more round trips than a test makes */
+				goto out;
+			}
+			if ((r = st_read(&io, ping + 1, 8)) || (r = st_write(&io, ping, 9)))
 				goto out;
 		} else if (cmd == 'U') {
 			uint8_t res[17] = { 'R' };

@@ -143,8 +143,12 @@ cJSON *tel_json_summaries(const struct tel_history *h, uint32_t since)
 	for (int k = 0; o && k < TEL_K_N; k++) {
 		struct tel_summary s;
 
+		cJSON *x;
+
 		tel_ring_summary(&h->ring[k], since, &s);
-		cJSON_AddItemToObject(o, tel_kind_name((enum tel_kind)k), tel_json_summary(&s));
+		x = tel_json_summary(&s);
+		cJSON_AddStringToObject(x, "unit", tel_kind_unit((enum tel_kind)k));
+		cJSON_AddItemToObject(o, tel_kind_name((enum tel_kind)k), x);
 	}
 	return o;
 }

@@ -26,7 +26,6 @@
 #include "speedtest.h"
 #include "tel_json.h"
 
-#define TEL_SAVE_EVERY_S 300.0 /* history to disk: a crash loses at most this much */
 #define TEL_FIRST_RATE_S 1.0   /* the second reading, so rates exist early */
 
 /* A GetStats call to another member for `constella stats NAME`. */
@@ -496,13 +495,17 @@ int node_telemetry_new(const struct node_telemetry_env *env, struct node_telemet
 		      (double)env->cfg->sample_every_sec);
 	t->sample_timer.data = t;
 	ev_timer_start(env->loop, &t->sample_timer);
-	ev_timer_init(&t->save_timer, tel_on_save, TEL_SAVE_EVERY_S, TEL_SAVE_EVERY_S);
+	/* history to disk every 5 minutes (CONSTELLA_TEST_TEL_SAVE_S for tests):
+	 * a crash loses at most that much */
+	ev_timer_init(&t->save_timer, tel_on_save, env->cfg->test_tel_save_s,
+		      env->cfg->test_tel_save_s);
 	t->save_timer.data = t;
 	ev_timer_start(env->loop, &t->save_timer);
-	cst_info("telemetry: sampling every %u s, %u h of history in %zu bytes%s%s",
+	cst_info("telemetry: sampling every %u s, %u h of history in %zu bytes%s%s%s",
 		 env->cfg->sample_every_sec, env->cfg->metrics_window_h,
 		 tel_history_bytes(&t->hist), t->prom ? ", metrics on " : "",
-		 t->prom ? addr : "");
+		 t->prom ? addr : "",
+		 t->prom && !tel_promhttp_port(t->prom) ? " once the address is up" : "");
 	*out = t;
 	return 0;
 fail:

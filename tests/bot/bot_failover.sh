@@ -6,7 +6,9 @@
 # one of the ten commands is answered exactly once (counted by the replies
 # to each command's message id, after a pause for any late duplicate). The
 # replies after the kill come from the new holder's address, and the runner
-# log shows no two runners at once.
+# log shows no two runners at once. Then the residual window (a holder killed
+# with an answer in flight), and a graceful handover: the first victim comes
+# back, takes the lease, and the holder it replaces stops polling at once.
 # usage: bot_failover.sh CONSTELLA CONSTELLAD EMU_DIR
 . "$(dirname "$0")/../cluster/lib.sh" "$1" "$2"
 . "$HERE/../bot/botlib.sh" "$3"
@@ -111,7 +113,53 @@ N=$(jq "[.[] | select(.reply_to_message_id == $M)] | length" "$WORK/bot.json")
 	fail "command in flight answered $N times"
 N=$(jq '[.[] | select((.text // "") | test("moved to another node"))] | length' "$WORK/bot.json")
 [ "$N" = 1 ] && ok "one note" || fail "$N notes"
-REST=$LAST
+
+# --- a graceful handover: the first victim comes back and, as the preferred
+# leader, takes the lease from n$LAST (release, then claim). n$LAST stops
+# polling at once: the emulator never sees two polls at once (a second
+# getUpdates on a token ends the first with 409, as on Telegram), and no
+# poll of n$LAST starts after n$V's first. n$V resumes from the cursor and
+# answers each command once.
+C0=$(emu_log | jq .conflicts)
+TB=$(date +%s.%N)
+daemon_start "$V" "${ENVS[@]}" || finish
+BOTH=$(printf 'n%s\n' "$V" "$LAST" | sort | paste -sd,)
+wait_group "$V $LAST" "$BOTH" 20 && [ "$G_OWNER" = "n$V" ] &&
+	ok "n$V is back and holds the lease again (epoch $G_EPOCH) in $G_SECS s" ||
+	fail "the lease did not move back to n$V ($G_OWNER)"
+wait_bot_state "$CLI" "$WORK/n$V" running 15 || fail "the bot does not run on n$V"
+wait_bot_state "$CLI" "$WORK/n$LAST" stopped 5 && ok "n$LAST's runner stopped" || fail "n$LAST's runner still runs"
+BACK=()
+for c in /nodes /help "/stats n$LAST"; do
+	M=$(say "$c")
+	BACK+=("$M")
+done
+for M in "${BACK[@]}"; do
+	reply_to "$M" 15 >/dev/null || fail "command $M not answered after the handover"
+done
+sleep 3 # time for a duplicate to show up, if there were one
+tg bot >"$WORK/bot.json"
+for M in "${BACK[@]}"; do
+	N=$(jq "[.[] | select(.reply_to_message_id == $M)] | length" "$WORK/bot.json")
+	[ "$N" = 1 ] || fail "command $M answered $N times after the handover"
+done
+ok "the ${#BACK[@]} commands after the handover answered once each"
+emu_log >"$WORK/emu_log.json"
+NEW=$(for M in "${BACK[@]}"; do
+	jq -r --argjson m "$M" '.result[] | select(.method == "sendMessage" and .reply_to == $m and .status == 200) | .remote' "$WORK/emu_log.json"
+done | sort -u)
+[ "$NEW" = "$(addr "$V")" ] && ok "answered by n$V ($NEW)" || fail "answers after the handover came from [$NEW]"
+[ "$(jq .conflicts "$WORK/emu_log.json")" = "$C0" ] && ok "no two polls at once during the handover (no 409)" ||
+	fail "$(($(jq .conflicts "$WORK/emu_log.json") - C0)) polls met another one during the handover"
+LATE=$(jq --argjson tb "$TB" --arg v "$(addr "$V")" --arg l "$(addr "$LAST")" '
+	[.result[] | select(.method == "getUpdates")] as $g |
+	([$g[] | select(.remote == $v and .t > $tb) | .t] | min) as $first |
+	[$g[] | select(.remote == $l and .t >= $first)] | length' "$WORK/emu_log.json")
+[ "$LATE" = 0 ] && ok "n$LAST started no poll after n$V's first" || fail "n$LAST polled $LATE times after n$V took over"
+N=$(jq '[.[] | select((.text // "") | test("moved to another node"))] | length' "$WORK/bot.json")
+[ "$N" = 1 ] && ok "no note after a clean handover" || fail "$N notes"
+runlog overlap || fail "two bot runners at once"
+REST="$V $LAST"
 # clean stops: under ASan a leak or error report at exit fails the test
 for i in $REST; do daemon_stop "$i"; done
 finish

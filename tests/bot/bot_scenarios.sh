@@ -1,17 +1,21 @@
 #!/bin/bash
 # The bot against the Bot API emulator (telegram-test-api 4.2.1), driven as
 # the owner through the emulator's client side, with real daemons on
-# loopback: a stranger is refused; /start binds the owner; the node card and
-# every button (Stats, Network, Metrics with its PNG, Reboot cancelled and
-# confirmed); a stale button; /stats; /invite and a real join with the link;
+# loopback: the state and deleteWebhook at start; a stranger is refused;
+# /start binds the owner; the node card and every button (Stats, Network,
+# Metrics with its PNG, Reboot cancelled and confirmed, Back, Refresh); a
+# speed test that waits on a stopped node while the bot answers a command; a
+# stale button; /stats; /invite (15 min by default) and a real join with the link;
 # the token reaches the joiner; `constella bot-token set` replaces it
 # everywhere; 429 is obeyed; 409 makes the runner yield; a bad token is one
 # log line and a state; /remove with confirmation. No token in any log.
+# Over the signed RPC: GetSettings seals the token, BotCursor is fenced.
 # n1 has priority -1, so it leads and holds the bot throughout.
-# usage: bot_scenarios.sh CONSTELLA CONSTELLAD EMU_DIR
+# usage: bot_scenarios.sh CONSTELLA CONSTELLAD EMU_DIR RPC_PROBE
 set -u
 CLI=$1
 DAEMON=$2
+PROBE=$4
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/botsc.XXXXXX)
 . "$HERE/botlib.sh" "$3"
@@ -21,7 +25,7 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok: $*"; }
 cleanup() {
 	set +e
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	emu_stop
 	rm -rf "$WORK"
@@ -68,6 +72,16 @@ daemon() {
 REBOOT_LOG=$WORK/reboot.log
 daemon 1 "$P1" CONSTELLA_ALLOW_REBOOT=1 CONSTELLA_REBOOT_DRY_RUN="$REBOOT_LOG" REBOOT_CMD=/bin/true
 wait_bot_state "$CLI" "$WORK/n1" running 20 && ok "bot running on n1" || { fail "bot not running"; finish; }
+# "running" from the moment the long poll starts, not when the first one
+# comes back (CONSTELLA_BOT_POLL_TIMEOUT later: 5 s here, 25 s by default)
+PT=$(date -d "$(grep -m1 "polling from update" "$WORK/n1.log" | cut -d' ' -f1)" +%s)
+SINCE=$("$CLI" --state-dir "$WORK/n1" status --json | jq .bot.since)
+[ "$SINCE" -le $((PT + 1)) ] && ok "state running since the poll started ($SINCE, poll at $PT)" ||
+	fail "state running only since $SINCE, the poll started at $PT"
+# a webhook would make getUpdates fail with 409: deleted before the first poll
+emu_log | jq -e --arg t "$TOKEN" '[.result[] | select(.token == $t) | .method] |
+	index("deleteWebhook") != null and index("deleteWebhook") < index("getUpdates")' >/dev/null &&
+	ok "deleteWebhook before the first getUpdates" || fail "no deleteWebhook before polling"
 
 # setMyCommands reached the emulator
 C=$(emu_curl "$EMU_URL/_harness/commands?token=$TOKEN" | jq -r '[.result[].command] | join(",")')
@@ -149,7 +163,15 @@ reply_to "$M" 10 >/dev/null
 wait_for 10 tg wait-text '<b>n1</b>\nCPU: <b>' 1 &&
 	ok "/stats answered with every node" || fail "/stats"
 
-# --- /invite and a real join with that link
+# a list drawn while n1 is alone, for 🔄 Refresh once n2 is up
+M=$(say /nodes)
+reply_to "$M" 10 | jq -r .text | grep -q "1 node, 1 online" || fail "/nodes alone"
+
+# --- /invite: 15 min by default; then /invite 1h and a real join with that link
+M=$(say /invite)
+R=$(reply_to "$M" 10 | jq -r .text)
+echo "$R" | grep -q "valid 15 min" && echo "$R" | grep -q "ttl=900s</code>" && ok "/invite: 15 min by default" ||
+	fail "/invite answered [$R]"
 M=$(say "/invite 1h")
 R=$(reply_to "$M" 10 | jq -r .text)
 LINK=$(echo "$R" | sed -n 's/^<code>\(join:[^<]*\)<\/code>$/\1/p' | head -1 | sed 's/&amp;/\&/g')
@@ -157,20 +179,60 @@ echo "$R" | grep -q "valid 1 h" && [ -n "$LINK" ] && ok "/invite 1h: link" || fa
 "$CLI" --state-dir "$WORK/n2" join --server-name n2 --join "$LINK" --public-addr "127.0.0.1:$P2" \
 	>"$WORK/join.out" 2>&1 && ok "n2 joined with the bot's link" || fail "join: $(cat "$WORK/join.out")"
 [ "$(cat "$WORK/n2/bot_token" 2>/dev/null)" = "$TOKEN" ] && ok "token reached the joiner in the sealed join reply" || fail "joiner has no token"
-[ "$(stat -c %a "$WORK/n2/bot_token" 2>/dev/null)" = 600 ] && ok "bot_token is 0600" || fail "bot_token mode"
+for f in n1/bot_token n1/bot.json n2/bot_token n2/bot.json; do
+	[ "$(stat -c %a "$WORK/$f" 2>/dev/null)" = 600 ] || fail "$f mode $(stat -c %a "$WORK/$f" 2>&1)"
+done
+ok "bot_token and bot.json are 0600 on both nodes"
 daemon 2 "$P2"
 two_alive() { "$CLI" --state-dir "$WORK/n1" status --json | jq -e '[.peers[] | select(.status == "alive")] | length == 2' >/dev/null; }
 wait_for 20 two_alive && ok "n2 alive" || fail "n2 not alive"
+# 🔄 Refresh: the list drawn while n1 was alone, redrawn in place
+S0=$(tg screen | jq .message_id)
+press "Refresh" >/dev/null
+wait_screen "2 nodes, 2 online" && [ "$(tg screen | jq .message_id)" = "$S0" ] &&
+	ok "🔄 Refresh: the same message now lists n2" || fail "refresh"
 M=$(say /nodes)
 R=$(reply_to "$M" 10 | jq -r .text)
 echo "$R" | grep -q "2 nodes, 2 online" && ok "/nodes: 2 nodes" || fail "/nodes answered [$R]"
 # n2's card: a real node-to-node speed test against the bot's node
 press "n2" >/dev/null
 wait_screen "🖥 <b>n2</b>" || fail "no card for n2"
+# A long action blocks nothing: n2 is stopped (SIGSTOP) before the button,
+# so the test waits on n2; meanwhile the bot answers a command at once and
+# the card keeps "running…". Then n2 goes on and the result arrives.
+kill -STOP "$PID2"
 press "Network" >/dev/null
+wait_screen "Speed test: <i>running…</i>" 5 || fail "no running… on the card"
+M=$(say /help)
+reply_to "$M" 5 >/dev/null && screen_text | grep -q "Speed test: <i>running…</i>" &&
+	ok "/help answered while the speed test waits on n2" || fail "/help not answered during the speed test"
+kill -CONT "$PID2"
 wait_screen "Speed test</b> with n1" 40 && screen_text | grep -q "Mbit/s · ⬆️ <b>" &&
 	ok "🌐 Network n2 ⇄ n1: $(screen_text | tail -1)" || fail "node-to-node speed test"
 press "Back" >/dev/null
+
+# --- the settings and the cursor over the signed RPC, as a member sees them
+# (rpc_probe signs with the network secret from n1's state file)
+probe() {
+	"$PROBE" --url "http://127.0.0.1:$P2/rpc" --state "$WORK/n1/network_state.json" --method "$1" \
+		--params "$2" 2>&1
+}
+R=$(probe GetSettings '{}')
+echo "$R" | grep -q '^200 ' && echo "$R" | grep -q '"token"' && ! echo "$R" | grep -qF "$TOKEN" &&
+	! echo "$R" | grep -qF "${TOKEN#*:}" && ok "GetSettings: the token only sealed" ||
+	fail "GetSettings answered [$R]"
+# BotCursor is fenced by the lease: a member that is not the holder of the
+# lease n2 knows (n2 itself, at the current epoch) is refused, and so is a
+# request without an epoch; the cursor does not move
+E=$("$CLI" --state-dir "$WORK/n1" status --json | jq .bot_lease_epoch)
+C0=$(probe GetBotCursor '{}' | cut -d' ' -f2- | jq -c .result.cursor)
+BIG=$(echo "$C0" | jq -c '.update_id += 1000 | .answered = .update_id')
+R1=$(probe BotCursor "{\"holder\": \"$(cat "$WORK/n2/node_id")\", \"epoch\": $E, \"cursor\": $BIG}")
+R2=$(probe BotCursor "{\"holder\": \"$(cat "$WORK/n1/node_id")\", \"epoch\": 0, \"cursor\": $BIG}")
+C1=$(probe GetBotCursor '{}' | cut -d' ' -f2- | jq -c .result.cursor)
+echo "$R1" | grep -q '^409 .*stale lease' && echo "$R2" | grep -q '^400 ' && [ -n "$C0" ] && [ "$C1" = "$C0" ] &&
+	ok "BotCursor from a non-holder: 409; without an epoch: 400; cursor kept: $C1" ||
+	fail "BotCursor: [$R1] [$R2], cursor $C0 -> $C1"
 
 # --- 429: the retry waits retry_after
 harness inject '{"method": "sendMessage", "status": 429, "description": "Too Many Requests: retry after 2", "retry_after": 2, "count": 1}' >/dev/null
@@ -191,6 +253,21 @@ YIELD=$(emu_log | jq '[.result[] | select(.method == "getUpdates")] | (map(.inje
 python3 -c "import sys; sys.exit(0 if $YIELD >= 4.0 else 1)" && ok "next poll ${YIELD} s after the 409 (yield 5 s)" || fail "yield $YIELD"
 M=$(say /nodes)
 reply_to "$M" 15 >/dev/null && ok "answers after the conflict" || fail "no answer after 409"
+
+# --- server errors back off: 1 s, doubling, ±25 % jitter; one warning, then
+# debug lines; running again once a poll succeeds
+W0=$(grep -c "warn .*Telegram getUpdates failed" "$WORK/n1.log")
+harness inject '{"method": "getUpdates", "status": 502, "description": "Bad Gateway", "count": 3}' >/dev/null
+wait_bot_state "$CLI" "$WORK/n1" backoff 10 && ok "502: state backoff" || fail "no backoff state"
+wait_bot_state "$CLI" "$WORK/n1" running 20 && ok "running again after the back-off" || fail "not running after 502s"
+GAPS=$(emu_log | jq -c '[.result[] | select(.method == "getUpdates")] | (map(.status == 502) | index(true)) as $i |
+	[.[$i:$i + 4][] | .t] | [.[1] - .[0], .[2] - .[1], .[3] - .[2]]')
+python3 -c "import sys; g = $GAPS; sys.exit(0 if all(0.75 * d - 0.05 <= x <= 1.25 * d + 0.3 for x, d in zip(g, (1, 2, 4))) else 1)" &&
+	ok "back-off between polls: $GAPS s (1, 2, 4 ± 25 %)" || fail "back-off gaps $GAPS"
+[ "$(grep -c "warn .*Telegram getUpdates failed" "$WORK/n1.log")" = $((W0 + 1)) ] &&
+	ok "one warning for the three failures" || fail "$(($(grep -c "warn .*Telegram getUpdates failed" "$WORK/n1.log") - W0)) warnings"
+M=$(say /nodes)
+reply_to "$M" 15 >/dev/null && ok "answers after the back-off" || fail "no answer after the back-off"
 
 # --- bot-token set replaces the token everywhere
 TOKEN2=987654321:AAsecond-$$-token_of_the_bot
@@ -213,7 +290,35 @@ N=$(grep -c "the bot token is refused by Telegram" "$WORK/n1.log")
 	ok "no retry loop on a bad token" || fail "retries on a bad token"
 kill -0 "$PID1" && ok "daemon still up" || fail "daemon died"
 TOKEN3=555555555:AAthird-$$-token_of_the_bot
-echo "$TOKEN3" | "$CLI" --state-dir "$WORK/n1" bot-token set >/dev/null || fail "bot-token set 3"
+# typed at a terminal this time: the prompt does not echo it
+python3 - "$CLI" "$WORK/n1" "$TOKEN3" >"$WORK/tty.out" <<'PY'
+import os, pty, select, sys, time
+cli, sd, tok = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(cli, [cli, '--state-dir', sd, 'bot-token', 'set'])
+out = b''
+def read_until(pred, secs):
+    global out
+    end = time.time() + secs
+    while time.time() < end and not pred():
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                return
+            if not d:
+                return
+            out += d
+read_until(lambda: b'BotFather' in out, 10)
+os.write(fd, tok.encode() + b'\n')
+read_until(lambda: False, 10)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace'))
+sys.exit(0 if os.WEXITSTATUS(st) == 0 and tok.encode() not in out and b'replaced' in out else 1)
+PY
+[ $? = 0 ] && ok "bot-token set at a terminal: token not echoed ($(tr -d '\r' <"$WORK/tty.out" | tail -1))" ||
+	fail "bot-token set at a terminal: $(cat "$WORK/tty.out")"
 TOKEN=$TOKEN3
 wait_bot_state "$CLI" "$WORK/n1" running 15 && ok "a good token again: running" || fail "not running with token 3"
 

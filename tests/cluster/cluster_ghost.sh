@@ -4,8 +4,10 @@
 # service). Nobody has heard it run, so it is neither leader nor a blocker of
 # the lease: for longer than the failure timeout and the startup grace, the
 # leader, the lease (holder and epoch) and the runner stay as they were, and
-# every node shows the ghost as "unknown" (never heard). When its daemon
-# finally starts, it leads and takes the lease by a clean handover.
+# every node shows the ghost as "unknown" (never heard). The leader then
+# restarts: it leads again at once, not after its startup grace. When the
+# ghost's daemon finally starts, it leads and takes the lease by a clean
+# handover.
 # usage: cluster_ghost.sh CONSTELLA CONSTELLAD RPC_PROBE
 . "$(dirname "$0")/lib.sh"
 
@@ -50,6 +52,26 @@ done
 	|| fail "runner log changed: $(runlog intervals)"
 [ "$(count_in_logs "leader is now")" = "$LEADS0" ] && ok "no leader change logged" \
 	|| fail "leader changes logged: $(grep -h "leader is now" "$WORK"/n*.log | tail -3)"
+
+# --- the leader restarts while the ghost is there. The ghost was a member
+# when it started, so it first waits to hear it; but the others, running
+# for longer than the failure timeout, never heard it either: it must not
+# wait its whole startup grace (made 30 s here) for a node that never ran.
+V=${L0#n}
+daemon_stop "$V"
+daemon_start "$V" LEADER_GRACE_SEC=30 || finish
+if wait_group "1 2 3" n1,n2,n3 12; then
+	ok "$L0 restarted (startup grace 30 s): leads again after ${G_SECS}s, lease $G_OWNER (epoch $G_EPOCH)"
+	[ "$G_LEADER $G_OWNER" = "$L0 $L0" ] || fail "leader $G_LEADER lease $G_OWNER, want $L0"
+else
+	fail "$L0 restarted: no leader and runner within 12 s (waiting out its grace for the ghost?)"
+fi
+status "$V"
+st4=$(jq -r '.peers[] | select(.name == "n4") | "\(.status)|\(.detail)"' "$WORK/st$V.json")
+case "$st4" in
+"unknown|never heard"*) ok "$L0 shows n4 as: $st4";;
+*) fail "$L0 shows n4 as [$st4], want unknown, never heard";;
+esac
 
 # --- the ghost comes to life: it leads, and the lease moves to it cleanly
 daemon_start 4 || finish

@@ -4,9 +4,10 @@
  * nothing, so every rejection reason stays visible in the test log.
  *
  * usage: rpc_probe --url http://IP:PORT/rpc --state FILE --method NAME
- *                  [--mode ok|forged|stale|future|replay|unsigned]
+ *                  [--mode ok|forged|stale|future|replay|unsigned] [--params JSON]
  * FILE is a network_state.json: the secret is read from it rather than from
- * the command line, where ps would show it.
+ * the command line, where ps would show it. JSON (default {}) is the method's
+ * params object, sent as given.
  *
  * modes:
  *   ok       signed now with the network secret
@@ -147,7 +148,7 @@ out:
 static int usage(void)
 {
 	fprintf(stderr, "usage: rpc_probe --url URL --state NETWORK_STATE_JSON --method NAME\n"
-		"                 [--mode ok|forged|stale|future|replay|unsigned]\n");
+		"                 [--mode ok|forged|stale|future|replay|unsigned] [--params JSON]\n");
 	return 2;
 }
 
@@ -158,14 +159,15 @@ int main(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "method", required_argument, NULL, 'm' },
 		{ "mode", required_argument, NULL, 'o' },
+		{ "params", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *state = NULL, *method = NULL, *mode = "ok";
+	const char *url = NULL, *state = NULL, *method = NULL, *mode = "ok", *params = "{}";
 	uint8_t secret[PROBE_SECRET_MAX];
 	size_t secret_len = 0;
 	struct rpc_auth_headers h;
 	uint64_t now;
-	char body[256], path[256];
+	char body[4096], path[256];
 	const char *p;
 	int c, rc = 1;
 
@@ -175,6 +177,7 @@ int main(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'm': method = optarg; break;
 		case 'o': mode = optarg; break;
+		case 'p': params = optarg; break;
 		default: return usage();
 		}
 	}
@@ -188,7 +191,12 @@ int main(int argc, char **argv)
 	p = strstr(url, "://");
 	p = p ? strchr(p + 3, '/') : NULL;
 	snprintf(path, sizeof(path), "%s", p ? p : "/");
-	snprintf(body, sizeof(body), "{\"method\":\"%s\",\"params\":{}}", method);
+	if (snprintf(body, sizeof(body), "{\"method\":\"%s\",\"params\":%s}", method, params) >=
+	    (int)sizeof(body)) {
+		fprintf(stderr, "rpc_probe: --params too long\n");
+		rc = 2;
+		goto out;
+	}
 	if (probe_read_secret(state, secret, &secret_len) < 0) {
 		fprintf(stderr, "rpc_probe: no network_secret in %s\n", state);
 		goto out;

@@ -40,6 +40,9 @@ expect 2 "--public-addr is required" "$CLI" --state-dir "$A" init --server-name 
 expect 2 "--public-addr is required" "$CLI" --state-dir "$A" init --server-name alpha --public-addr 1.2.3.4:70000 --owner @o
 expect 2 "--priority must be" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o --priority 5x
 expect 2 "unknown option" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o --bogus
+# what the bot would never recognise, or the daemon refuse to start with
+expect 2 "--owner is required: the owner's Telegram" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner '@bob smith'
+expect 2 "--bot-token must be the token from @BotFather" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o --bot-token 'abc/def?x'
 expect 2 "unexpected argument" "$CLI" --state-dir "$A" init --server-name alpha --public-addr $SEED --owner @o extra
 expect 2 "unknown command" "$CLI" frobnicate
 expect 2 "missing command" "$CLI"
@@ -59,8 +62,10 @@ expect 1 "already in a network" "$CLI" --state-dir "$A" init --server-name alpha
 NET=$(jq -r .network_id "$A/network_state.json")
 
 # --- status --json
-"$CLI" --state-dir "$A" status --json >"$W/st.json" && jq -e '(.peers|length)==1 and .peers[0].self==true and .network_id=="'"$NET"'"' "$W/st.json" >/dev/null \
-	&& ok "status --json parses" || fail "status --json: $(cat "$W/st.json")"
+"$CLI" --state-dir "$A" status --json >"$W/st.json" && jq -e '(.peers|length)==1 and .peers[0].self==true and .network_id=="'"$NET"'" and .daemon==false' "$W/st.json" >/dev/null \
+	&& ok "status --json parses (no daemon: daemon false)" || fail "status --json: $(cat "$W/st.json")"
+"$CLI" --state-dir "$A" status | grep -q "^warning: constellad does not answer here (not running?)" \
+	&& ok "status table without a daemon says so" || fail "status table without a daemon: $("$CLI" --state-dir "$A" status)"
 expect 2 "unknown option" "$CLI" --state-dir "$A" status --xml
 
 # --- invites
@@ -93,6 +98,26 @@ start_daemon() {
 	fail "daemon did not start: $(tail -3 "$W/daemon.log")"
 }
 start_daemon 1
+# An overloaded seed says so (issue 11), and the join says "overloaded", not
+# "unreachable": hold the seed's per-address limit (16 + 4 per member) full
+# of idle connections from 127.0.0.1, then join from the same address.
+LIM=$("$CLI" --state-dir "$A" status --json | jq .rpc.max_per_address)
+[ "$LIM" = 20 ] && ok "one member: 20 connections per address" || fail "per-address limit $LIM with one member, want 16 + 4"
+python3 -c 'import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(int(sys.argv[2]))]
+print("held", flush=True); time.sleep(30)' "$PORT" "$LIM" >"$W/held" 2>&1 &
+HOLD=$!
+PIDS+=("$HOLD")
+for _ in $(seq 50); do
+	[ "$("$CLI" --state-dir "$A" status --json 2>/dev/null | jq .rpc.connections)" -ge "$LIM" ] 2>/dev/null && break
+	sleep 0.1
+done
+expect 1 "seed $SEED is overloaded: server busy: $((LIM + 1)) connections open from 127.0.0.1 (limit $LIM per address); try again" \
+	"$CLI" --state-dir "$W/busy" join --server-name beta --join "$LINK" --public-addr 127.0.0.1:$((PORT + 1))
+[ ! -e "$W/busy/network_state.json" ] && ok "overloaded seed: nothing written" || fail "state written after a refused join"
+grep -q "warn  alpha: rpc: refused a request from 127.0.0.1:[0-9]*: server busy: $((LIM + 1)) connections open from 127.0.0.1 (limit $LIM per address)" "$W/daemon.log" \
+	&& ok "seed logs the refusal with its reason" || fail "no refusal in the seed's log: $(tail -3 "$W/daemon.log")"
+kill "$HOLD"; wait "$HOLD" 2>/dev/null
 B=$W/b
 expect 0 "" "$CLI" --state-dir "$B" join --server-name beta --join "$LINK" --public-addr 127.0.0.1:$((PORT + 1))
 jq -e '[.peers[].name]|sort==["alpha","beta"]' "$B/network_state.json" >/dev/null && ok "joiner lists both" || fail "joiner peers"
@@ -111,12 +136,16 @@ wait_jq() { for _ in $(seq 50); do jq -e "$2" "$1" >/dev/null 2>&1 && return 0; 
 
 # --- control socket (status through the daemon, remove)
 [ "$(stat -c %a "$A/control.sock")" = 600 ] && ok "control.sock 0600" || fail "control.sock mode $(stat -c %a "$A/control.sock" 2>&1)"
-"$CLI" --state-dir "$A" status --json >"$W/st2.json" && jq -e '[.peers[].name]|sort==["alpha","beta"]' "$W/st2.json" >/dev/null \
+"$CLI" --state-dir "$A" status --json >"$W/st2.json" && jq -e '([.peers[].name]|sort==["alpha","beta"]) and .daemon==true' "$W/st2.json" >/dev/null \
 	&& ok "status --json through the daemon" || fail "status via daemon: $(cat "$W/st2.json")"
-"$CLI" --state-dir "$A" status | grep -q "^beta " && ok "status table" || fail "status table"
+"$CLI" --state-dir "$A" status >"$W/st2.txt" && grep -q "^beta " "$W/st2.txt" && ! grep -q "does not answer" "$W/st2.txt" \
+	&& ok "status table" || fail "status table: $(cat "$W/st2.txt")"
 expect 1 "no member with that name" "$CLI" --state-dir "$A" remove nosuch
 expect 1 "cannot remove this node itself" "$CLI" --state-dir "$A" remove alpha
 expect 2 "usage" "$CLI" --state-dir "$A" remove
+# the limits follow the membership: 4 connections per member more
+"$CLI" --state-dir "$A" status --json >"$W/st3.json" && jq -e '.rpc.max_per_address == 24 and .rpc.max_connections == 72' "$W/st3.json" >/dev/null \
+	&& ok "two members: limits 72 / 24 per address" || fail "limits with two members: $(jq -c .rpc "$W/st3.json")"
 L_RM=$("$CLI" --state-dir "$A" invite 2>/dev/null)
 expect 0 "" "$CLI" --state-dir "$W/r" join --server-name rho --join "$L_RM" --public-addr 127.0.0.1:$((PORT + 4))
 wait_jq "$B/network_state.json" '[.peers[].name]|index("rho")!=null' && ok "beta heard of rho's join" || fail "beta lacks rho: $(cat "$W/beta.log")"

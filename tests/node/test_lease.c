@@ -309,6 +309,39 @@ static void test_mship_ghost_member_never_leads(void)
 	node_state_clear(&st);
 }
 
+/* The ghost again, seen by a node that restarts: it was a member at the
+ * start, so the node first waits to hear it (it may be the leader), but a
+ * member that has run a while and never heard it either ends the wait at
+ * once instead of after the whole startup grace. */
+static void test_mship_starting_node_stops_waiting_for_a_member_nobody_heard(void)
+{
+	struct node_state st = { 0 };
+	struct node_mship m;
+
+	add_peer(&st, "a", A, 5);
+	add_peer(&st, "b", B, 5);
+	add_peer(&st, "g", C, 0);
+	node_mship_init(&m, A, 1, 6, 1, 8, 0);
+	node_mship_known_at_start(&m, B);
+	node_mship_known_at_start(&m, C);
+	node_mship_observe(&m, B, 1, 1, 0, 1, 0.1);
+	CHECK_EQ_INT(node_mship_leader(&m, &st, 0.1), -2);
+	CHECK(node_mship_lease_waits_for(&m, C, 3, 0.1));
+	/* a member with a counter is not "unheard", whoever says so */
+	CHECK_EQ_INT(node_mship_unheard(&m, B), 0);
+	CHECK(node_mship_lease_waits_for(&m, B, 3, 0.1));
+	CHECK_EQ_INT(node_mship_unheard(&m, C), 1);
+	CHECK_EQ_INT(node_mship_unheard(&m, C), 0);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 0.2)].name, "a");
+	CHECK(!node_mship_lease_waits_for(&m, C, 3, 0.2));
+	CHECK_EQ_INT(node_mship_status(&m, C, 3, 0.2), NODE_MSHIP_UNKNOWN);
+	/* when it does run, it leads */
+	node_mship_observe(&m, C, 1, 1, 0, 1, 0.3);
+	CHECK_STR(st.peers[node_mship_leader(&m, &st, 0.3)].name, "g");
+	node_mship_deinit(&m);
+	node_state_clear(&st);
+}
+
 static void test_mship_pick_draws_alive_members_and_sometimes_others(void)
 {
 	struct node_state st = { 0 };
@@ -873,6 +906,7 @@ int main(void)
 	RUN_TEST(test_mship_fail_timeout_grows_with_log_of_members);
 	RUN_TEST(test_mship_leader_is_smallest_priority_then_id_among_alive);
 	RUN_TEST(test_mship_ghost_member_never_leads);
+	RUN_TEST(test_mship_starting_node_stops_waiting_for_a_member_nobody_heard);
 	RUN_TEST(test_mship_pick_draws_alive_members_and_sometimes_others);
 	RUN_TEST(test_mship_simulated_100_nodes_no_false_down_and_bounded_detection);
 	RUN_TEST(test_gossip_digest_entries_round_trip_and_refuse_odd_spellings);

@@ -7,8 +7,10 @@
 # refused), REBOOT_CMD really, and is refused without CAP_SYS_BOOT; a node
 # that announced its reboot shows as "rebooting" on its peer when it goes,
 # and "alive" again when it is back, while a plain crash shows "down"; the
-# history survives a restart, and a corrupt history file is one log line and
-# an empty history; METRICS_LISTEN on a public address is refused.
+# history survives a restart and a crash (less what came after the last
+# periodic save), and a corrupt history file is one log line and
+# an empty history; METRICS_LISTEN on a public address or on a port in use
+# is refused at start.
 # usage: netns_series.sh CONSTELLA CONSTELLAD TEL_RPC PROMCHECK
 . "$(cd "$(dirname "$0")" && pwd)/lib_tel.sh" "$@"
 
@@ -47,8 +49,14 @@ grep -q 'unknown kind "nope" (known: cpu, mem' "$WORK/bad.json" && ok "GetTS unk
 jq -e '.v == 2 and .name == "n1" and .summaries.cpu.count >= 5 and (.cpu.per_core_pct | length) >= 1 and .mem.total_b > 0 and (.net | map(.iface) | index("eth0")) != null and .overlay == null' "$WORK/stats.json" >/dev/null &&
 	ok "stats n1 from n2: cpu $(jq .cpu.total_pct "$WORK/stats.json") %, $(jq .summaries.cpu.count "$WORK/stats.json") cpu points" ||
 	fail "stats n1 from n2: $(head -c 800 "$WORK/stats.json")"
+jq -e '.summaries.cpu.unit == "percent" and .summaries.net_rx.unit == "bytes_per_s" and .summaries.peer_rtt.unit == "ms"' "$WORK/stats.json" >/dev/null ||
+	fail "stats n1: summaries without their units: $(jq -c .summaries.cpu "$WORK/stats.json")"
+# the text form gives each series in its unit
 "$CLI" --state-dir "$WORK/n2" stats >"$WORK/stats.txt" 2>&1 && grep -q "^n2 " "$WORK/stats.txt" &&
-	grep -q "^SERIES" "$WORK/stats.txt" && ok "stats (text) of this node" || fail "stats (text): $(cat "$WORK/stats.txt")"
+	grep -q "^SERIES" "$WORK/stats.txt" && grep -Eq "^cpu +[0-9.]+ % +[0-9.]+ % +[0-9.]+ % +[0-9]+$" "$WORK/stats.txt" &&
+	grep -Eq "^net_rx +[0-9.]+ (Ki|Mi)?B/s " "$WORK/stats.txt" && grep -Eq "^procs +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$" "$WORK/stats.txt" &&
+	ok "stats (text) of this node: $(grep -E '^(cpu|net_rx) ' "$WORK/stats.txt" | tr -s ' ' | paste -sd'|')" ||
+	fail "stats (text): $(cat "$WORK/stats.txt")"
 "$CLI" --state-dir "$WORK/n2" stats nobody >/dev/null 2>"$WORK/nobody.err" && fail "stats of a non-member"
 grep -q "no member" "$WORK/nobody.err" || fail "stats nobody: $(cat "$WORK/nobody.err")"
 
@@ -99,6 +107,17 @@ AFTER=$(rpc 2 1 GetTS '{"kind":"mem"}' | jq '.summary.count')
 grep -q "points of history loaded" "$WORK/n1.log" && [ "$BEFORE" -ge 5 ] && [ "$AFTER" -gt "$BEFORE" ] &&
 	ok "history kept across a restart: $BEFORE points before, $AFTER after" ||
 	fail "history across a restart: $BEFORE before, $AFTER after"
+# a crash (SIGKILL) loses only what came after the last periodic save
+# (every 5 minutes; every second here)
+daemon_stop 1
+daemon_start 1 "${COMMON[@]}" CONSTELLA_TEST_TEL_SAVE_S=1 || finish
+sleep 4
+BEFORE=$(rpc 2 1 GetTS '{"kind":"mem"}' | jq '.summary.count')
+daemon_kill 1
+daemon_start 1 "${COMMON[@]}" || finish
+AFTER=$(rpc 2 1 GetTS '{"kind":"mem"}' | jq '.summary.count')
+[ "$AFTER" -ge $((BEFORE - 1)) ] && ok "history kept across a crash: $BEFORE points before SIGKILL, $AFTER after" ||
+	fail "history across a crash: $BEFORE points before SIGKILL, $AFTER after"
 daemon_stop 1
 printf 'garbage' | dd of="$WORK/n1/telemetry.bin" bs=1 seek=30 conv=notrunc 2>/dev/null
 daemon_start 1 "${COMMON[@]}" || finish
@@ -115,5 +134,21 @@ nsx 1 timeout 5 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin METRICS_LISTEN=0.0.0.0
 	fail "METRICS_LISTEN=0.0.0.0 accepted"
 grep -q "METRICS_LISTEN: 0.0.0.0 is neither loopback nor this node's overlay address" "$WORK/pub.log" &&
 	ok "METRICS_LISTEN on a public address refused" || fail "METRICS_LISTEN=0.0.0.0: $(cat "$WORK/pub.log")"
+# a port someone else holds is refused at start with the reason, not
+# retried forever as if the address were not up yet
+# (it writes its own PID: $! would be the subshell's; cleanup kills both)
+nsx 1 python3 -c 'import os, socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 9478)); s.listen(); open(sys.argv[1], "w").write(str(os.getpid())); time.sleep(30)' \
+	"$WORK/holder.pid" >/dev/null 2>&1 &
+DPID[holder]=$!
+for _ in $(seq 50); do [ -s "$WORK/holder.pid" ] && break; sleep 0.1; done
+DPID[holder2]=$(cat "$WORK/holder.pid")
+nsx 1 timeout 5 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin METRICS_LISTEN=127.0.0.1:9478 \
+	"$DAEMON" --state-dir "$WORK/n1copy" --listen "$(addr 1):4999" >"$WORK/busy.log" 2>&1
+RC=$?
+[ "$RC" = 1 ] && grep -q "METRICS_LISTEN 127.0.0.1:9478: Address already in use" "$WORK/busy.log" &&
+	ok "METRICS_LISTEN on a port in use: refused at start" ||
+	fail "METRICS_LISTEN on a port in use: exit $RC, $(grep -i metrics "$WORK/busy.log")"
 
 finish

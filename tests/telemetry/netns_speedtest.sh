@@ -7,7 +7,8 @@
 # internet test works against a local HTTP endpoint and is refused where
 # SPEEDTEST_URL is unset; results appear in GetTS and /metrics, which the
 # strict checker accepts; a background test runs bounded to 10 MB a
-# direction, and none runs with ENABLE_BG_SPEEDTEST=0.
+# direction, and none runs with ENABLE_BG_SPEEDTEST=0; an upload the
+# endpoint refuses is printed as failed, with the reason.
 # usage: netns_speedtest.sh CONSTELLA CONSTELLAD TEL_RPC PROMCHECK
 . "$(cd "$(dirname "$0")" && pwd)/lib_tel.sh" "$@"
 command -v iperf3 >/dev/null || { echo "SKIP: iperf3 not installed"; exit 77; }
@@ -73,6 +74,10 @@ fi
 	fail "speedtest (text): $(cat "$WORK/st.err")"
 grep -q "^n2: down .* Mbit/s, up .* Mbit/s, rtt" "$WORK/st.txt" && grep -q "speedtest: upload" "$WORK/st.err" &&
 	ok "text result and progress: $(cat "$WORK/st.txt")" || fail "text form: $(cat "$WORK/st.txt" "$WORK/st.err")"
+# stats speaks the speed test's unit too
+"$CLI" --state-dir "$WORK/n1" stats >"$WORK/stats.txt" 2>&1
+grep -Eq "^speed    peer n2: down [0-9.]+ Mbit/s, up [0-9.]+ Mbit/s, rtt" "$WORK/stats.txt" &&
+	ok "stats: $(grep '^speed' "$WORK/stats.txt")" || fail "stats' speed line: $(cat "$WORK/stats.txt")"
 
 # ---- the results are a time series ----
 rpc 2 1 GetTS '{"kind":"peer_down"}' >"$WORK/ts.json" || fail "GetTS peer_down: $(cat "$WORK/ts.json")"
@@ -188,5 +193,18 @@ jq -e '.speedtest.internet | .down_bytes <= 10000000 + 16384 and .up_bytes <= 10
 	grep -q "speed test 1 (background) 127.0.0.1" "$WORK/n2.log" &&
 	ok "background test: $(jq -c '.speedtest.internet | {down_bytes, up_bytes, limited_by}' "$WORK/bg.json")" ||
 	fail "background test: $(jq -c .speedtest "$WORK/bg.json" 2>&1)"
+
+# ---- an upload the endpoint refuses: said in words, never "nan" ----
+daemon_stop 2
+daemon_start 2 "${COMMON[@]}" SPEEDTEST_URL=http://127.0.0.1:$HTTP_PORT/blob \
+	SPEEDTEST_UPLOAD_URL=http://127.0.0.1:$HTTP_PORT/nope ENABLE_BG_SPEEDTEST=0 || finish
+"$CLI" --state-dir "$WORK/n2" speedtest --internet --seconds 1 >"$WORK/upfail.txt" 2>"$WORK/upfail.err" ||
+	fail "internet test with a refused upload: $(cat "$WORK/upfail.err")"
+"$CLI" --state-dir "$WORK/n2" stats >"$WORK/upfail.stats" 2>&1
+grep -Eq "^127\.0\.0\.1: down [0-9.]+ Mbit/s, up failed, rtt .*upload failed: HTTP 405" "$WORK/upfail.txt" &&
+	grep -Eq "^speed    internet 127\.0\.0\.1: down [0-9.]+ Mbit/s, up failed, .*upload: HTTP 405" "$WORK/upfail.stats" &&
+	! grep -qiw nan "$WORK/upfail.txt" "$WORK/upfail.stats" &&
+	ok "a refused upload: $(cat "$WORK/upfail.txt")" ||
+	fail "a refused upload: $(cat "$WORK/upfail.txt" "$WORK/upfail.stats")"
 
 finish

@@ -376,6 +376,43 @@ out:
 	return ret;
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points
+ * above U+10FFFF. */
+static int pc_utf8_ok(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		unsigned lo, hi;
+		size_t n;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 4;
+		else
+			return 0;
+		if (len - i < n)
+			return 0;
+		lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return 0;
+		for (size_t k = 2; k < n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return 0;
+		i += n;
+	}
+	return 1;
+}
+
 int promcheck(const char *text, size_t len, const char *prefix, size_t *samples, char *err,
 	      size_t errlen)
 {
@@ -391,6 +428,10 @@ int promcheck(const char *text, size_t len, const char *prefix, size_t *samples,
 	}
 	if (memchr(text, 0, len) || memchr(text, '\r', len)) {
 		snprintf(err, errlen, "NUL or carriage return in the document");
+		return -1;
+	}
+	if (!pc_utf8_ok((const unsigned char *)text, len)) {
+		snprintf(err, errlen, "not UTF-8 (the format is; Prometheus refuses the scrape)");
 		return -1;
 	}
 	if (text[len - 1] != '\n') {

@@ -1,6 +1,7 @@
 /* /metrics: the exposition of a sample from the recorded and constructed
  * snapshots passes the strict checker (promcheck.h), names and label
- * escaping follow the conventions, and the checker itself refuses every
+ * escaping follow the conventions, label values are UTF-8 whatever bytes
+ * the kernel gave, and the checker itself refuses every
  * known-bad document (so its "ok" means something).
  * usage: test_telemetry_prom SNAPSHOT_DIR */
 #include <math.h>
@@ -109,6 +110,32 @@ static void test_metrics_escape_label_values(void)
 	free(doc);
 }
 
+static void test_metrics_label_values_are_utf8(void)
+{
+	struct tel_prom_input in = { .s = &smp, .name = "n\xc5\x93ud", .version = "0.1.0",
+				     .clk_tck = 100, .sample_cost_s = NAN };
+	struct tel_sample_disk *d;
+	char *doc;
+
+	derive("longnames", "");
+	/* a directory named in Latin-1 ("caf\xe9"), a truncated sequence, a
+	 * surrogate: bytes the kernel hands over as they are */
+	d = &smp.disks[0];
+	smp.n_disks = 1;
+	memset(d, 0, sizeof(*d));
+	snprintf(d->mount_point, sizeof(d->mount_point), "/mnt/caf\xe9/\xe2\x82/\xed\xa0\x80");
+	snprintf(d->device, sizeof(d->device), "sdb1");
+	snprintf(d->fstype, sizeof(d->fstype), "ext4");
+	d->fs_ok = 1;
+	d->total = 1000;
+	doc = render(&in);
+	check_ok(doc, 4);
+	CHECK(strstr(doc, "constella_node_info{name=\"n\xc5\x93ud\",") != NULL); /* UTF-8 kept */
+	CHECK(strstr(doc, "{mountpoint=\"/mnt/caf\xef\xbf\xbd/\xef\xbf\xbd\xef\xbf\xbd/"
+			  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\",device=\"sdb1\"") != NULL);
+	free(doc);
+}
+
 static void test_metrics_before_any_sample(void)
 {
 	struct tel_sample empty = { 0 };
@@ -165,6 +192,9 @@ static void test_checker_refuses_known_bad_documents(void)
 		{ "# HELP constella_cpu_percent A.\n# TYPE constella_cpu_percent gauge\nconstella_cpu_percent 1\n", "base unit" },
 		{ "# HELP constella_Cpu A.\n# TYPE constella_Cpu gauge\nconstella_Cpu 1\n", "snake_case" },
 		{ "# HELP other_a A.\n# TYPE other_a gauge\nother_a 1\n", "prefix" },
+		{ "# HELP constella_a A.\n# TYPE constella_a gauge\nconstella_a{x=\"caf\xe9\"} 1\n", "UTF-8" },
+		{ "# HELP constella_a A.\n# TYPE constella_a gauge\nconstella_a{x=\"\xed\xa0\x80\"} 1\n", "UTF-8 surrogate" },
+		{ "# HELP constella_a A.\n# TYPE constella_a gauge\nconstella_a{x=\"\xc0\xaf\"} 1\n", "UTF-8 overlong" },
 	};
 	char err[300], buf[1024];
 	size_t n;
@@ -189,6 +219,7 @@ int main(int argc, char **argv)
 	snapdir = argv[1];
 	RUN_TEST(test_metrics_of_many_cores_pass_the_checker);
 	RUN_TEST(test_metrics_escape_label_values);
+	RUN_TEST(test_metrics_label_values_are_utf8);
 	RUN_TEST(test_metrics_before_any_sample);
 	RUN_TEST(test_checker_refuses_known_bad_documents);
 	return TEST_DONE();

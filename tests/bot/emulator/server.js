@@ -3,7 +3,7 @@
 // 4.2.1 as published (its express app serves getMe, sendMessage,
 // editMessageText, editMessageReplyMarkup, answerCallbackQuery, deleteMessage,
 // deleteWebhook and the client routes), wrapped by a plain http server that
-// adds what the package lacks (README.md):
+// adds what the package lacks (docs/bot.md, "The emulator and the tests"):
 //   - getUpdates with Telegram's semantics: the package returns every unread
 //     update at once and ignores "offset" and "timeout". Here an update stays
 //     deliverable until a later call confirms it with offset > update_id (so a
