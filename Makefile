@@ -30,7 +30,7 @@ asan-test: deps
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900
 
 fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCONSTELLA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCONSTELLA_FUZZ=ON -DCONSTELLA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 # Runs every fuzz target for FUZZ_SECONDS, FUZZ_JOBS (default: nproc) at a

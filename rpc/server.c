@@ -305,7 +305,9 @@ static const char *rpc_over_limit(struct rpc_server *s, const char *ip, char *wh
 	return why;
 }
 
-/* MHD's own messages (the hard limit above all) reach our log, rate limited. */
+/* MHD's own messages (the hard limit above all) reach our log, rate limited.
+ * The format attribute tells the compiler fmt is MHD's printf format. */
+__attribute__((format(printf, 2, 0)))
 static void rpc_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct rpc_server *s = cls;

@@ -89,8 +89,8 @@ static void test_update_marks_malformed_body_invalid(void)
 		/* bad username */
 		"[{\"update_id\": 1, \"message\": {\"message_id\": 1, \"from\": {\"id\": 1, \"username\": \"a b\"}, \"chat\": {\"id\": 1}}}]",
 		/* callback data over 64 bytes */
-		"[{\"update_id\": 1, \"callback_query\": {\"id\": \"1\", \"from\": {\"id\": 1}, \"data\": "
-		"\"0123456789012345678901234567890123456789012345678901234567890123456789\"}}]",
+		("[{\"update_id\": 1, \"callback_query\": {\"id\": \"1\", \"from\": {\"id\": 1}, \"data\": "
+		 "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}}]"),
 		/* both kinds */
 		"[{\"update_id\": 1, \"message\": {}, \"callback_query\": {}}]",
 		/* from.id zero */

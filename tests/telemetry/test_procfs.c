@@ -230,8 +230,8 @@ static void test_net_dev_rejects_malformed(void)
 		"eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",                  /* no colon */
 		"e h: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",                  /* blank in the name */
 		": 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",                     /* empty name */
-		"eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"
-		"eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",                 /* twice */
+		("eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"                 /* twice: one */
+		 "eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"),                /* string */
 		"eth0: 1 2 3 4 5 6 7 8 x 10 11 12 13 14 15 16\n",
 	};
 	char text[512];
