@@ -406,10 +406,14 @@ static void decide_addr(const struct node_join_pending *p, struct node_peer *j,
 				 p->observed, port);
 		return;
 	}
-	if (p->public_given && p->public_seen)
+	if (p->public_given && p->public_seen && !p->public_unreachable)
 		return;
 	snprintf(j->addr, sizeof(j->addr), "%.64s:%.8s", overlay_addr, port);
-	if (p->public_given)
+	if (p->public_given && p->public_seen)
+		snprintf(reason, cap, "unreachable: nothing answers the seed at %.64s (%.60s); "
+			 "members reach this node over the overlay", p->joiner.addr,
+			 p->unreachable_why);
+	else if (p->public_given)
 		snprintf(reason, cap, "behind NAT: the seed saw this join come from %s, not from %.80s; "
 			 "members reach this node over the overlay", p->observed, p->joiner.addr);
 	else

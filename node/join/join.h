@@ -73,6 +73,10 @@ struct node_join_pending {
 	int needs_overlay;            /* the network has a hub: allocate an address */
 	int probe_given;              /* the joiner listens for the reachability probe */
 	uint8_t probe_nonce[NODE_JOIN_PROBE_NONCE_LEN];
+	/* with a hub: the public address given and seen did not answer the
+	 * probe, so the member is reached over the overlay instead */
+	int public_unreachable;
+	char unreachable_why[128];    /* what the probe met ("connection refused") */
 	char message[512];            /* a refusal's full reason, when more precise */
 	const cJSON *extra;           /* members added to the sealed reply (the bot
 				       * settings, "bot"); the caller's, may be NULL */

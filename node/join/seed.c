@@ -134,7 +134,17 @@ out:
 	seed_join_free(w);
 }
 
-/* The probe's answer: admit, or refuse with what happened. */
+/* Asks the hub for w's overlay address; on_allocated finishes the join.
+ * w is linked to the seed. 0, or -errno (then w is still the caller's). */
+static int seed_allocate(struct node_join_seed *s, struct seed_join *w)
+{
+	return s->ops.allocate(s->ops.alloc_ctx, &w->p.joiner, on_allocated, w);
+}
+
+/* The probe's answer. Without a hub: admit, or refuse with what happened.
+ * With a hub (only a public address given and seen is probed there): go on
+ * to the allocation either way, the member reached over the overlay when
+ * its public address did not answer. */
 static void on_probed(void *user, int err, const char *why)
 {
 	struct seed_join *w = user;
@@ -143,10 +153,25 @@ static void on_probed(void *user, int err, const char *why)
 	cJSON *reply = NULL;
 	enum node_join_result r;
 	char msg[512];
+	int e;
 
 	w->probe = NULL;
 	if (!w->call || !s)
 		goto out;
+	if (w->p.needs_overlay) {
+		if (err) {
+			w->p.public_unreachable = 1;
+			snprintf(w->p.unreachable_why, sizeof(w->p.unreachable_why), "%s", why);
+			cst_info("join from %s: nothing answers at %s (%s): it will be reached over "
+				 "the overlay", w->peer, w->target, why);
+		}
+		if ((e = seed_allocate(s, w)) == 0)
+			return; /* on_allocated owns w */
+		snprintf(msg, sizeof(msg), "cannot ask the overlay hub for an address: %s",
+			 strerror(-e));
+		seed_refuse(w->call, w->peer, NODE_JOIN_OVERLAY, msg);
+		goto out;
+	}
 	if (err) {
 		snprintf(msg, sizeof(msg), "%s: the seed sees this join coming from %s and nothing "
 			 "answers at %s (%s), and this network has no overlay hub to carry a node "
@@ -218,6 +243,13 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 		seed_refuse(call, w->peer, NODE_JOIN_INTERNAL, why);
 		goto done;
 	}
+	/* With a hub, a public address given and seen becomes the member's
+	 * address: first check that it answers there (a firewalled RPC port
+	 * would leave the others unable to call it); if the probe cannot even
+	 * start, the address is taken as given, as before the probe existed. */
+	if (w->p.needs_overlay && w->p.public_given && w->p.public_seen && w->p.probe_given &&
+	    s->ops.loop && s->ops.allocate && seed_probe(s, w, call) == 0)
+		return; /* on_probed owns w */
 	if (!w->p.needs_overlay) {
 		r = seed_finish(s, &w->p, now, NULL, &reply, &joiner);
 		if (r != NODE_JOIN_OK)
@@ -236,7 +268,7 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 	w->next = s->waiting;
 	s->waiting = w;
 	rpc_call_on_abort(call, on_call_abort, w);
-	e = s->ops.allocate(s->ops.alloc_ctx, &w->p.joiner, on_allocated, w);
+	e = seed_allocate(s, w);
 	if (e < 0) {
 		snprintf(why, sizeof(why), "cannot ask the overlay hub for an address: %s",
 			 strerror(-e));

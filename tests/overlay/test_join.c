@@ -121,6 +121,41 @@ static void test_hub_network_public_joiner_keeps_its_address(void)
 	node_state_clear(&st);
 }
 
+/* A public address given and seen whose RPC port did not answer the seed's
+ * probe (seed.c): the member is reached over the overlay, and told why. */
+static void test_hub_network_unreachable_public_joiner_gets_its_overlay_address(void)
+{
+	struct node_state st, got = { 0 };
+	struct node_joinlink l;
+	struct node_join_pending p;
+	struct node_join_outcome jo;
+	struct node_peer self, j;
+	const char *ips[] = { "203.0.113.10" };
+	cJSON *reply = NULL;
+	char *body, err[200];
+	int64_t now = 1700000100;
+
+	make_state(&st, 1);
+	link_for(&st, &l);
+	body = request(&l, "fw-01", "203.0.113.10:4747", ips, 1, 1, &self);
+	CHECK_EQ_INT(node_join_examine(dir, &st, body, strlen(body), now, "203.0.113.10:51000", &p),
+		     NODE_JOIN_OK);
+	CHECK(p.public_given && p.public_seen && !p.public_unreachable);
+	p.public_unreachable = 1;
+	snprintf(p.unreachable_why, sizeof(p.unreachable_why), "connection timed out after 3 s");
+	CHECK_EQ_INT(node_join_finish(dir, &st, &p, now, "10.42.0.5", &reply, &j), NODE_JOIN_OK);
+	CHECK_STR(j.addr, "10.42.0.5:4747");
+	CHECK_EQ_INT(node_join_reply_open(&l, reply, &got, &jo, err, sizeof(err)), 0);
+	CHECK_STR(jo.addr, "10.42.0.5:4747");
+	CHECK_STR(jo.addr_reason, "unreachable: nothing answers the seed at 203.0.113.10:4747 "
+		  "(connection timed out after 3 s); members reach this node over the overlay");
+	node_join_pending_clear(&p);
+	cJSON_Delete(reply);
+	free(body);
+	node_state_clear(&got);
+	node_state_clear(&st);
+}
+
 static void test_hub_network_nat_joiner_gets_its_overlay_address(void)
 {
 	struct node_state st, got = { 0 };
@@ -278,6 +313,7 @@ int main(void)
 	CHECK_EQ_INT(node_state_dir_ensure(dir), 0);
 	RUN_TEST(test_hub_network_public_joiner_keeps_its_address);
 	RUN_TEST(test_hub_network_nat_joiner_gets_its_overlay_address);
+	RUN_TEST(test_hub_network_unreachable_public_joiner_gets_its_overlay_address);
 	RUN_TEST(test_no_hub_network_refuses_a_nat_joiner);
 	RUN_TEST(test_finish_rechecks_the_token_and_the_name);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
