@@ -108,13 +108,36 @@ static enum node_join_result seed_finish(struct node_join_seed *s, struct node_j
 	return r;
 }
 
+/* w waits for a completion (the probe, the hub): linked to the seed, and
+ * told when the server gives up on its call. */
+static void seed_wait(struct node_join_seed *s, struct seed_join *w, struct rpc_call *call)
+{
+	w->s = s;
+	w->call = call;
+	w->next = s->waiting;
+	s->waiting = w;
+	rpc_call_on_abort(call, on_call_abort, w);
+}
+
+/* Step 2 of the join and its answer: admitted, or refused with the reason. */
+static void seed_conclude(struct node_join_seed *s, struct seed_join *w, struct rpc_call *call,
+			  const char *overlay_addr)
+{
+	struct node_peer joiner;
+	cJSON *reply = NULL;
+	enum node_join_result r;
+
+	r = seed_finish(s, &w->p, (int64_t)time(NULL), overlay_addr, &reply, &joiner);
+	if (r != NODE_JOIN_OK)
+		seed_refuse(call, w->peer, r, NULL);
+	else
+		seed_admitted(s, call, w->peer, reply, &joiner);
+}
+
 static void on_allocated(void *user, int err, const char *overlay_addr, const char *message)
 {
 	struct seed_join *w = user;
 	struct node_join_seed *s = w->s;
-	struct node_peer joiner;
-	cJSON *reply = NULL;
-	enum node_join_result r;
 	char why[400];
 
 	if (!w->call || !s)
@@ -125,20 +148,25 @@ static void on_allocated(void *user, int err, const char *overlay_addr, const ch
 		seed_refuse(w->call, w->peer, NODE_JOIN_OVERLAY, why);
 		goto out;
 	}
-	r = seed_finish(s, &w->p, (int64_t)time(NULL), overlay_addr, &reply, &joiner);
-	if (r != NODE_JOIN_OK)
-		seed_refuse(w->call, w->peer, r, NULL);
-	else
-		seed_admitted(s, w->call, w->peer, reply, &joiner);
+	seed_conclude(s, w, w->call, overlay_addr);
 out:
 	seed_join_free(w);
 }
 
 /* Asks the hub for w's overlay address; on_allocated finishes the join.
- * w is linked to the seed. 0, or -errno (then w is still the caller's). */
+ * w is linked to the seed. 0, or -errno when the request cannot start:
+ * then the join is refused here and w is still the caller's to free. */
 static int seed_allocate(struct node_join_seed *s, struct seed_join *w)
 {
-	return s->ops.allocate(s->ops.alloc_ctx, &w->p.joiner, on_allocated, w);
+	char why[200];
+	int e = s->ops.allocate(s->ops.alloc_ctx, &w->p.joiner, on_allocated, w);
+
+	if (e < 0) {
+		snprintf(why, sizeof(why), "cannot ask the overlay hub for an address: %s",
+			 strerror(-e));
+		seed_refuse(w->call, w->peer, NODE_JOIN_OVERLAY, why);
+	}
+	return e < 0 ? e : 0;
 }
 
 /* The probe's answer. Without a hub: admit, or refuse with what happened.
@@ -149,11 +177,7 @@ static void on_probed(void *user, int err, const char *why)
 {
 	struct seed_join *w = user;
 	struct node_join_seed *s = w->s;
-	struct node_peer joiner;
-	cJSON *reply = NULL;
-	enum node_join_result r;
 	char msg[512];
-	int e;
 
 	w->probe = NULL;
 	if (!w->call || !s)
@@ -165,11 +189,8 @@ static void on_probed(void *user, int err, const char *why)
 			cst_info("join from %s: nothing answers at %s (%s): it will be reached over "
 				 "the overlay", w->peer, w->target, why);
 		}
-		if ((e = seed_allocate(s, w)) == 0)
+		if (seed_allocate(s, w) == 0)
 			return; /* on_allocated owns w */
-		snprintf(msg, sizeof(msg), "cannot ask the overlay hub for an address: %s",
-			 strerror(-e));
-		seed_refuse(w->call, w->peer, NODE_JOIN_OVERLAY, msg);
 		goto out;
 	}
 	if (err) {
@@ -182,11 +203,7 @@ static void on_probed(void *user, int err, const char *why)
 		seed_refuse(w->call, w->peer, NODE_JOIN_NAT_NO_HUB, msg);
 		goto out;
 	}
-	r = seed_finish(s, &w->p, (int64_t)time(NULL), NULL, &reply, &joiner);
-	if (r != NODE_JOIN_OK)
-		seed_refuse(w->call, w->peer, r, NULL);
-	else
-		seed_admitted(s, w->call, w->peer, reply, &joiner);
+	seed_conclude(s, w, w->call, NULL);
 out:
 	seed_join_free(w);
 }
@@ -206,11 +223,7 @@ static int seed_probe(struct node_join_seed *s, struct seed_join *w, struct rpc_
 				  on_probed, w, &w->probe);
 	if (e)
 		return e;
-	w->s = s;
-	w->call = call;
-	w->next = s->waiting;
-	s->waiting = w;
-	rpc_call_on_abort(call, on_call_abort, w);
+	seed_wait(s, w, call);
 	cst_debug("join from %s: probing %s", w->peer, w->target);
 	return 0;
 }
@@ -221,8 +234,6 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 	struct seed_join *w = calloc(1, sizeof(*w));
 	enum node_join_result r;
 	int64_t now = (int64_t)time(NULL);
-	cJSON *reply = NULL;
-	struct node_peer joiner;
 	char why[200];
 	int e;
 
@@ -251,11 +262,7 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 	    s->ops.loop && s->ops.allocate && seed_probe(s, w, call) == 0)
 		return; /* on_probed owns w */
 	if (!w->p.needs_overlay) {
-		r = seed_finish(s, &w->p, now, NULL, &reply, &joiner);
-		if (r != NODE_JOIN_OK)
-			seed_refuse(call, w->peer, r, NULL);
-		else
-			seed_admitted(s, call, w->peer, reply, &joiner);
+		seed_conclude(s, w, call, NULL);
 		goto done;
 	}
 	if (!s->ops.allocate) {
@@ -263,18 +270,9 @@ void node_join_seed_route(void *user, const char *body, size_t len, struct rpc_c
 			    "this seed runs no overlay: it cannot ask the hub for an address");
 		goto done;
 	}
-	w->s = s;
-	w->call = call;
-	w->next = s->waiting;
-	s->waiting = w;
-	rpc_call_on_abort(call, on_call_abort, w);
-	e = seed_allocate(s, w);
-	if (e < 0) {
-		snprintf(why, sizeof(why), "cannot ask the overlay hub for an address: %s",
-			 strerror(-e));
-		seed_refuse(call, w->peer, NODE_JOIN_OVERLAY, why);
+	seed_wait(s, w, call);
+	if (seed_allocate(s, w) < 0)
 		goto done;
-	}
 	return; /* on_allocated owns w (it may already have run) */
 done:
 	seed_join_free(w);
